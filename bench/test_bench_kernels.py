@@ -1,0 +1,21 @@
+"""pytest-benchmark suite: every kernel case on every implementation.
+
+    python -m pytest bench --benchmark-only --benchmark-group-by=param:case
+    python -m pytest bench --benchmark-only --benchmark-autosave   # then --benchmark-compare
+"""
+
+import pytest
+
+from fastnn.benchmarks import IMPLEMENTATIONS, KERNEL_CASES
+
+PARAMS = [pytest.param(case, impl, id=f"{case.name}-{impl}")
+          for case in KERNEL_CASES for impl in case.implementations()]
+
+
+@pytest.mark.parametrize("case,impl", PARAMS)
+def test_kernel(benchmark, case, impl):
+    fn = getattr(IMPLEMENTATIONS[impl], case.function)
+    args = case.args()  # updates run in place on these arrays; their timing does not care
+    fn(*args)  # compile outside the timing
+    benchmark.group = case.name
+    benchmark(fn, *args)

@@ -1,0 +1,1 @@
+"""fastnn: neural networks from scratch, in Numba."""

@@ -1,0 +1,140 @@
+"""Benchmark cases on the MNIST CNN's shapes, shared by ``bench/`` and ``fastnn bench``.
+
+Every case builds its arguments once; implementations are timed side by side in one process,
+so the ratios are what counts on a shared, noisy machine, not the absolute times.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .kernels import numba as nk
+from .kernels import reference as rk
+from .kernels import vectorized as vk
+
+IMPLEMENTATIONS = {"reference": rk, "numba": nk, "numpy-im2col": vk}
+
+
+@dataclass(frozen=True)
+class KernelCase:
+    name: str
+    function: str
+    make_args: Callable[[np.random.Generator], tuple]
+
+    def args(self, seed: int = 0) -> tuple:
+        return self.make_args(np.random.default_rng(seed))
+
+    def implementations(self) -> list[str]:
+        return [name for name, mod in IMPLEMENTATIONS.items() if hasattr(mod, self.function)]
+
+
+def _f32(rng: np.random.Generator, *shape: int) -> np.ndarray:
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def _conv(n, c, f, h, k):
+    return lambda r: (_f32(r, n, c, h, h), _f32(r, f, c, k, k), _f32(r, f))
+
+
+def _conv_bwd(n, c, f, h, k):
+    o = h - k + 1
+    return lambda r: (_f32(r, n, f, o, o), _f32(r, n, c, h, h), _f32(r, f, c, k, k))
+
+
+def _pool_bwd(r):
+    y, arg = nk.maxpool2d_forward(_f32(r, 32, 8, 20, 20), 2, 2)
+    return (_f32(r, *y.shape), arg, (32, 8, 20, 20))
+
+
+def _adam(r):
+    p = _f32(r, 128, 800)
+    return (p, _f32(r, 128, 800), np.zeros_like(p), np.zeros_like(p), 1)
+
+
+B = 32
+KERNEL_CASES = [
+    KernelCase("conv1 forward 1->8 5x5 28x28", "conv2d_forward", _conv(B, 1, 8, 28, 5)),
+    KernelCase("conv1 backward", "conv2d_backward", _conv_bwd(B, 1, 8, 28, 5)),
+    KernelCase("conv2 forward 8->8 5x5 24x24", "conv2d_forward", _conv(B, 8, 8, 24, 5)),
+    KernelCase("conv2 backward", "conv2d_backward", _conv_bwd(B, 8, 8, 24, 5)),
+    KernelCase("im2col 8x24x24 5x5", "im2col", lambda r: (_f32(r, B, 8, 24, 24), 5, 5)),
+    KernelCase("col2im 8x24x24 5x5", "col2im",
+               lambda r: (_f32(r, B, 200, 400), (B, 8, 24, 24), 5, 5)),
+    KernelCase("maxpool forward 2x2 on 8x20x20", "maxpool2d_forward",
+               lambda r: (_f32(r, B, 8, 20, 20), 2, 2)),
+    KernelCase("maxpool backward", "maxpool2d_backward", _pool_bwd),
+    KernelCase("dense forward 800->128", "dense_forward",
+               lambda r: (_f32(r, B, 800), _f32(r, 128, 800), _f32(r, 128))),
+    KernelCase("dense backward 800->128", "dense_backward",
+               lambda r: (_f32(r, B, 128), _f32(r, B, 800), _f32(r, 128, 800))),
+    KernelCase("dense forward 128->10", "dense_forward",
+               lambda r: (_f32(r, B, 128), _f32(r, 10, 128), _f32(r, 10))),
+    KernelCase("dense backward 128->10", "dense_backward",
+               lambda r: (_f32(r, B, 10), _f32(r, B, 128), _f32(r, 10, 128))),
+    KernelCase("relu forward 8x24x24", "relu_forward", lambda r: (_f32(r, B, 8, 24, 24),)),
+    KernelCase("relu backward 8x24x24", "relu_backward",
+               lambda r: (_f32(r, B, 8, 24, 24), _f32(r, B, 8, 24, 24))),
+    KernelCase("softmax cross-entropy 10", "softmax_cross_entropy",
+               lambda r: (_f32(r, B, 10), r.integers(0, 10, B))),
+    KernelCase("adam update 128x800", "adam_update", _adam),
+]
+
+
+def time_call(fn: Callable[[], object], budget: float = 0.5, repeats: int = 5) -> float:
+    """Best-of-``repeats`` seconds per call, each repeat running for about budget/repeats."""
+    fn()  # warm-up: JIT compile, caches
+    t0 = time.perf_counter()
+    fn()
+    once = max(time.perf_counter() - t0, 1e-7)
+    loops = max(1, int(budget / repeats / once))
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(loops):
+            fn()
+        best = min(best, (time.perf_counter() - t0) / loops)
+    return best
+
+
+def kernel_table(budget: float = 0.5, names: list[str] | None = None) -> list[dict]:
+    """Times every kernel case on every implementation; rows with seconds and speedups."""
+    rows = []
+    for case in KERNEL_CASES:
+        if names and not any(n in case.name for n in names):
+            continue
+        args = case.args()
+        row = {"case": case.name}
+        for impl in case.implementations():
+            fn = getattr(IMPLEMENTATIONS[impl], case.function)
+            row[impl] = time_call(lambda f=fn, a=args: f(*a), budget)
+        row["numba vs reference"] = row["reference"] / row["numba"]
+        if "numpy-im2col" in row:
+            row["numba vs numpy-im2col"] = row["numpy-im2col"] / row["numba"]
+        rows.append(row)
+    return rows
+
+
+def format_table(rows: list[dict], columns: list[str]) -> str:
+    """A Markdown table; seconds shown in ms or us, ratios with an x."""
+
+    def cell(key: str, v: object) -> str:
+        if v is None:
+            return "-"
+        if isinstance(v, str):
+            return v
+        if " vs " in key or key.startswith("speedup"):
+            return f"{v:,.0f}x" if v >= 100 else f"{v:.1f}x"
+        return f"{v * 1e3:.2f} ms" if v >= 1e-3 else f"{v * 1e6:.1f} us"
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        lines.append("| " + " | ".join(cell(c, row.get(c)) for c in columns) + " |")
+    return "\n".join(lines)
+
+
+KERNEL_COLUMNS = ["case", "reference", "numpy-im2col", "numba", "numba vs reference",
+                  "numba vs numpy-im2col"]

@@ -1,0 +1,249 @@
+"""The thin checking layer in front of both kernel implementations.
+
+Every public kernel calls one of the ``*_args`` functions below before doing any math, so bad
+input raises a ``ValueError`` that names the argument and its shape, never a NumPy or Numba
+error from inside a loop. The functions return the arguments normalized: C-contiguous arrays
+of one floating dtype and plain ``int`` hyper-parameters.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _shape(a: object) -> str:
+    return str(getattr(a, "shape", type(a).__name__))
+
+
+def floats(name: str, a: object, ndim: int | tuple[int, ...] | None = None) -> np.ndarray:
+    """``a`` as a C-contiguous float32/float64 array of the given rank(s)."""
+    if not isinstance(a, np.ndarray):
+        raise ValueError(f"{name} must be a NumPy array, got {type(a).__name__}")
+    if a.dtype not in FLOAT_DTYPES:
+        raise ValueError(f"{name} must be float32 or float64, got dtype {a.dtype}")
+    if ndim is not None:
+        ranks = (ndim,) if isinstance(ndim, int) else ndim
+        if a.ndim not in ranks:
+            want = " or ".join(str(r) for r in ranks)
+            raise ValueError(f"{name} must have {want} dimensions, got shape {a.shape}")
+    return np.ascontiguousarray(a)
+
+
+def same_dtype(**arrays: np.ndarray) -> None:
+    """All arrays share one dtype (kernels never mix float32 and float64 silently)."""
+    dtypes = {name: a.dtype for name, a in arrays.items() if a is not None}
+    if len(set(dtypes.values())) > 1:
+        listed = ", ".join(f"{name} {dt}" for name, dt in dtypes.items())
+        raise ValueError(f"arrays must share one dtype, got {listed}")
+
+
+def integer(name: str, v: object, minimum: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        raise ValueError(f"{name} must be an integer, got {v!r}")
+    if v < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {v}")
+    return int(v)
+
+
+def number(name: str, v: object, minimum: float = 0.0) -> float:
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(v):
+        raise ValueError(f"{name} must be a finite number, got {v!r}")
+    if v < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {v}")
+    return float(v)
+
+
+def same_shape(name_a: str, a: np.ndarray, name_b: str, b: np.ndarray) -> None:
+    if a.shape != b.shape:
+        raise ValueError(f"{name_a} shape {a.shape} does not match {name_b} shape {b.shape}")
+
+
+def out_size(size: int, k: int, stride: int, padding: int, what: str) -> int:
+    """Output length of a sliding window; the window must fit in the padded input."""
+    if k > size + 2 * padding:
+        raise ValueError(
+            f"{what} {k} is larger than the padded input ({size} + 2*{padding} = "
+            f"{size + 2 * padding})"
+        )
+    return (size + 2 * padding - k) // stride + 1
+
+
+# --- per-kernel argument checks ---------------------------------------------------------------
+
+
+def dense_args(x, w, b):
+    x = floats("x", x, 2)
+    w = floats("w", w, 2)
+    b = floats("b", b, 1)
+    same_dtype(x=x, w=w, b=b)
+    if x.shape[1] != w.shape[1]:
+        raise ValueError(f"x has {x.shape[1]} features (shape {x.shape}) but w expects "
+                         f"{w.shape[1]} (shape {w.shape})")
+    if b.shape[0] != w.shape[0]:
+        raise ValueError(f"b shape {b.shape} does not match w's {w.shape[0]} outputs")
+    return x, w, b
+
+
+def dense_backward_args(dy, x, w):
+    x = floats("x", x, 2)
+    w = floats("w", w, 2)
+    dy = floats("dy", dy, 2)
+    same_dtype(dy=dy, x=x, w=w)
+    if x.shape[1] != w.shape[1]:
+        raise ValueError(f"x shape {x.shape} does not match w shape {w.shape}")
+    if dy.shape != (x.shape[0], w.shape[0]):
+        raise ValueError(f"dy shape {dy.shape} should be {(x.shape[0], w.shape[0])} "
+                         f"for x {x.shape} and w {w.shape}")
+    return dy, x, w
+
+
+def window_args(x_shape, kh, kw, stride, padding, what="kernel"):
+    """Checks a 4-D input shape against a window; returns ints and (OH, OW)."""
+    kh = integer("kh", kh, 1)
+    kw = integer("kw", kw, 1)
+    stride = integer("stride", stride, 1)
+    padding = integer("padding", padding, 0)
+    _, _, h, w_ = x_shape
+    oh = out_size(h, kh, stride, padding, f"{what} height")
+    ow = out_size(w_, kw, stride, padding, f"{what} width")
+    return kh, kw, stride, padding, oh, ow
+
+
+def im2col_args(x, kh, kw, stride, padding):
+    x = floats("x", x, 4)
+    kh, kw, stride, padding, _, _ = window_args(x.shape, kh, kw, stride, padding)
+    return x, kh, kw, stride, padding
+
+
+def col2im_args(cols, x_shape, kh, kw, stride, padding):
+    cols = floats("cols", cols, 3)
+    x_shape = shape4("x_shape", x_shape)
+    kh, kw, stride, padding, oh, ow = window_args(x_shape, kh, kw, stride, padding)
+    n, c = x_shape[:2]
+    want = (n, c * kh * kw, oh * ow)
+    if cols.shape != want:
+        raise ValueError(f"cols shape {cols.shape} should be {want} for x_shape {x_shape}, "
+                         f"kernel {kh}x{kw}, stride {stride}, padding {padding}")
+    return cols, x_shape, kh, kw, stride, padding
+
+
+def shape4(name, shape) -> tuple[int, int, int, int]:
+    try:
+        dims = tuple(int(d) for d in shape)
+    except TypeError:
+        raise ValueError(f"{name} must be a shape tuple, got {shape!r}") from None
+    if len(dims) != 4 or min(dims) < 1:
+        raise ValueError(f"{name} must be 4 positive sizes (N, C, H, W), got {shape!r}")
+    return dims
+
+
+def conv2d_args(x, w, b, stride, padding):
+    x = floats("x", x, 4)
+    w = floats("w", w, 4)
+    b = floats("b", b, 1)
+    same_dtype(x=x, w=w, b=b)
+    if x.shape[1] != w.shape[1]:
+        raise ValueError(f"x has {x.shape[1]} channels (shape {x.shape}) but w expects "
+                         f"{w.shape[1]} (shape {w.shape})")
+    if b.shape[0] != w.shape[0]:
+        raise ValueError(f"b shape {b.shape} does not match w's {w.shape[0]} filters")
+    _, _, stride, padding, _, _ = window_args(x.shape, w.shape[2], w.shape[3], stride, padding)
+    return x, w, b, stride, padding
+
+
+def conv2d_backward_args(dy, x, w, stride, padding):
+    x = floats("x", x, 4)
+    w = floats("w", w, 4)
+    dy = floats("dy", dy, 4)
+    same_dtype(dy=dy, x=x, w=w)
+    if x.shape[1] != w.shape[1]:
+        raise ValueError(f"x shape {x.shape} and w shape {w.shape} differ in channels")
+    _, _, stride, padding, oh, ow = window_args(x.shape, w.shape[2], w.shape[3], stride,
+                                                padding)
+    want = (x.shape[0], w.shape[0], oh, ow)
+    if dy.shape != want:
+        raise ValueError(f"dy shape {dy.shape} should be {want} for x {x.shape}, w {w.shape}, "
+                         f"stride {stride}, padding {padding}")
+    return dy, x, w, stride, padding
+
+
+def pool_args(x, size, stride):
+    x = floats("x", x, 4)
+    size = integer("size", size, 1)
+    stride = size if stride is None else integer("stride", stride, 1)
+    window_args(x.shape, size, size, stride, 0, what="pool size")
+    return x, size, stride
+
+
+def pool_backward_args(dy, argmax, x_shape):
+    dy = floats("dy", dy, 4)
+    x_shape = shape4("x_shape", x_shape)
+    if not isinstance(argmax, np.ndarray) or argmax.dtype != np.int64:
+        raise ValueError(f"argmax must be an int64 array from maxpool2d_forward, got "
+                         f"{getattr(argmax, 'dtype', type(argmax).__name__)}")
+    same_shape("argmax", argmax, "dy", dy)
+    if dy.shape[:2] != x_shape[:2]:
+        raise ValueError(f"dy shape {dy.shape} does not match x_shape {x_shape} in (N, C)")
+    plane = x_shape[2] * x_shape[3]
+    if argmax.size and (argmax.min() < 0 or argmax.max() >= plane):
+        raise ValueError(f"argmax holds indices outside the {x_shape[2]}x{x_shape[3]} input")
+    return dy, np.ascontiguousarray(argmax), x_shape
+
+
+def unary_args(x, name="x"):
+    return floats(name, x)
+
+
+def unary_backward_args(dy, x, name="x"):
+    dy = floats("dy", dy)
+    x = floats(name, x)
+    same_dtype(dy=dy, **{name: x})
+    same_shape("dy", dy, name, x)
+    return dy, x
+
+
+def labels_args(logits, labels):
+    logits = floats("logits", logits, 2)
+    if not isinstance(labels, np.ndarray) or labels.ndim != 1:
+        raise ValueError(f"labels must be a 1-D integer array, got shape {_shape(labels)}")
+    if labels.dtype.kind not in "iu":
+        raise ValueError(f"labels must be integers (class indices), got dtype {labels.dtype}")
+    n, k = logits.shape
+    if labels.shape[0] != n:
+        raise ValueError(f"labels shape {labels.shape} does not match logits shape "
+                         f"{logits.shape} (one label per row)")
+    if n == 0:
+        raise ValueError("logits must hold at least one row, got shape " f"{logits.shape}")
+    lo, hi = int(labels.min()), int(labels.max())
+    if lo < 0 or hi >= k:
+        bad = lo if lo < 0 else hi
+        raise ValueError(f"labels must be in [0, {k - 1}] for {k} classes, got {bad}")
+    return logits, labels.astype(np.int64, copy=False)
+
+
+def binary_args(logits, targets):
+    logits = floats("logits", logits)
+    targets = floats("targets", targets)
+    same_dtype(logits=logits, targets=targets)
+    same_shape("logits", logits, "targets", targets)
+    if logits.size == 0:
+        raise ValueError("logits must not be empty")
+    return logits, targets
+
+
+def update_args(param, grad, *states):
+    """Optimizer updates work in place, so ``param`` and the states are never copied."""
+    for name, a in (("param", param), ("grad", grad)) + states:
+        if a is None:
+            continue
+        floats(name, a)
+        if name != "grad" and not a.flags.c_contiguous:
+            raise ValueError(f"{name} must be C-contiguous to be updated in place")
+        if name != "param":
+            same_shape(name, a, "param", param)
+    same_dtype(param=param, grad=grad, **{n: a for n, a in states if a is not None})
+    return np.ascontiguousarray(grad)

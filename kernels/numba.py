@@ -1,0 +1,562 @@
+"""Numba kernels with the same functions and signatures as :mod:`fastnn.kernels.reference`.
+
+Each public function validates its arguments in :mod:`._checks` and hands plain contiguous
+arrays to an ``@njit(cache=True)`` body. Work that pays for two threads (convolution and
+pooling over the batch, dense layers over rows) uses ``prange`` with one output slice per
+iteration, so results never depend on the number of threads. Reductions over the batch (weight
+gradients) are summed per sample and then added in batch order, which keeps them deterministic.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from . import _checks as c
+
+# Let LLVM reorder sums so dot products vectorize; keep NaN/inf semantics intact.
+FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
+
+# --- dense -------------------------------------------------------------------------------------
+
+
+@njit(cache=True, parallel=True, fastmath=FASTMATH)
+def _dense_forward(x, w, b, y):
+    n, k = x.shape
+    m = w.shape[0]
+    for i in prange(n):
+        for o in range(m):
+            acc = b[o]
+            for j in range(k):
+                acc += x[i, j] * w[o, j]
+            y[i, o] = acc
+
+
+@njit(cache=True, parallel=True, fastmath=FASTMATH)
+def _dense_backward(dy, x, w, dx, dw, db):
+    n, k = x.shape
+    m = w.shape[0]
+    for i in prange(n):  # dx = dy @ w, one row per sample
+        for j in range(k):
+            dx[i, j] = 0
+        for o in range(m):
+            g = dy[i, o]
+            for j in range(k):
+                dx[i, j] += g * w[o, j]
+    for o in prange(m):  # dw = dy.T @ x, one row per output unit, summed in batch order
+        acc = 0.0
+        for j in range(k):
+            dw[o, j] = 0
+        for i in range(n):
+            g = dy[i, o]
+            acc += g
+            for j in range(k):
+                dw[o, j] += g * x[i, j]
+        db[o] = acc
+
+
+def dense_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """x (N, in), w (out, in), b (out,) -> y (N, out) = x @ w.T + b."""
+    x, w, b = c.dense_args(x, w, b)
+    y = np.empty((x.shape[0], w.shape[0]), dtype=x.dtype)
+    _dense_forward(x, w, b, y)
+    return y
+
+
+def dense_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray):
+    """dy (N, out) -> dx (N, in), dw (out, in), db (out,)."""
+    dy, x, w = c.dense_backward_args(dy, x, w)
+    dx = np.empty_like(x)
+    dw = np.empty_like(w)
+    db = np.empty(w.shape[0], dtype=x.dtype)
+    _dense_backward(dy, x, w, dx, dw, db)
+    return dx, dw, db
+
+
+# --- convolution -------------------------------------------------------------------------------
+
+
+@njit(cache=True, inline="always")
+def _im2col_one(x, kh, kw, stride, padding, oh, ow, cols):
+    """One sample: x (C, H, W) -> cols (C*KH*KW, OH*OW)."""
+    ch, h, w = x.shape
+    for ci in range(ch):
+        for ky in range(kh):
+            for kx in range(kw):
+                row = (ci * kh + ky) * kw + kx
+                for oy in range(oh):
+                    iy = oy * stride + ky - padding
+                    base = oy * ow
+                    if iy < 0 or iy >= h:
+                        for ox in range(ow):
+                            cols[row, base + ox] = 0
+                        continue
+                    for ox in range(ow):
+                        ix = ox * stride + kx - padding
+                        cols[row, base + ox] = x[ci, iy, ix] if 0 <= ix < w else 0
+
+
+@njit(cache=True, inline="always")
+def _col2im_one(cols, kh, kw, stride, padding, oh, ow, dx):
+    """One sample, the adjoint of _im2col_one: adds cols (C*KH*KW, OH*OW) into dx (C, H, W)."""
+    ch, h, w = dx.shape
+    dx[:] = 0
+    for ci in range(ch):
+        for ky in range(kh):
+            for kx in range(kw):
+                row = (ci * kh + ky) * kw + kx
+                for oy in range(oh):
+                    iy = oy * stride + ky - padding
+                    if iy < 0 or iy >= h:
+                        continue
+                    base = oy * ow
+                    for ox in range(ow):
+                        ix = ox * stride + kx - padding
+                        if 0 <= ix < w:
+                            dx[ci, iy, ix] += cols[row, base + ox]
+
+
+@njit(cache=True, parallel=True)
+def _im2col(x, kh, kw, stride, padding, oh, ow, cols):
+    for i in prange(x.shape[0]):
+        _im2col_one(x[i], kh, kw, stride, padding, oh, ow, cols[i])
+
+
+@njit(cache=True, parallel=True)
+def _col2im(cols, kh, kw, stride, padding, oh, ow, dx):
+    for i in prange(dx.shape[0]):
+        _col2im_one(cols[i], kh, kw, stride, padding, oh, ow, dx[i])
+
+
+@njit(cache=True, parallel=True, fastmath=FASTMATH)
+def _conv2d_forward(x, w2, b, kh, kw, stride, padding, oh, ow, y):
+    """y (N, F, OH*OW) = w2 (F, K) @ im2col(x[n]) (K, OH*OW) + b, one sample per iteration."""
+    f, k = w2.shape
+    p = oh * ow
+    for i in prange(x.shape[0]):
+        cols = np.empty((k, p), dtype=x.dtype)
+        _im2col_one(x[i], kh, kw, stride, padding, oh, ow, cols)
+        out = y[i]
+        for fi in range(f):
+            out[fi, :] = b[fi]
+        for ki in range(k):
+            crow = cols[ki]
+            for fi in range(f):
+                wk = w2[fi, ki]
+                orow = out[fi]
+                for q in range(p):
+                    orow[q] += wk * crow[q]
+
+
+@njit(cache=True, parallel=True, fastmath=FASTMATH)
+def _conv2d_backward(dy, x, w2, kh, kw, stride, padding, oh, ow, need_dx, dx, dw_per, db):
+    """dy (N, F, P); dw_per (N, F, K) gets each sample's weight gradient."""
+    n = x.shape[0]
+    f, k = w2.shape
+    p = oh * ow
+    for i in prange(n):
+        cols = np.empty((k, p), dtype=x.dtype)
+        _im2col_one(x[i], kh, kw, stride, padding, oh, ow, cols)
+        g = dy[i]
+        for fi in range(f):
+            grow = g[fi]
+            for ki in range(k):
+                crow = cols[ki]
+                acc = x.dtype.type(0)
+                for q in range(p):
+                    acc += grow[q] * crow[q]
+                dw_per[i, fi, ki] = acc
+        if need_dx:
+            # dcols = w2.T @ dy[i], reusing the cols buffer, then folded back onto dx[i]
+            for ki in range(k):
+                drow = cols[ki]
+                drow[:] = 0
+                for fi in range(f):
+                    wk = w2[fi, ki]
+                    grow = g[fi]
+                    for q in range(p):
+                        drow[q] += wk * grow[q]
+            _col2im_one(cols, kh, kw, stride, padding, oh, ow, dx[i])
+    for fi in range(f):
+        acc = 0.0
+        for i in range(n):
+            for q in range(p):
+                acc += dy[i, fi, q]
+        db[fi] = acc
+
+
+def im2col(x: np.ndarray, kh: int, kw: int, stride: int = 1, padding: int = 0) -> np.ndarray:
+    """x (N, C, H, W) -> cols (N, C*KH*KW, OH*OW): the patch under each output position."""
+    x, kh, kw, stride, padding = c.im2col_args(x, kh, kw, stride, padding)
+    n, ch, h, w = x.shape
+    oh = (h + 2 * padding - kh) // stride + 1
+    ow = (w + 2 * padding - kw) // stride + 1
+    cols = np.empty((n, ch * kh * kw, oh * ow), dtype=x.dtype)
+    _im2col(x, kh, kw, stride, padding, oh, ow, cols)
+    return cols
+
+
+def col2im(cols: np.ndarray, x_shape, kh: int, kw: int, stride: int = 1,
+           padding: int = 0) -> np.ndarray:
+    """The adjoint of :func:`im2col`: cols (N, C*KH*KW, OH*OW) -> dx (N, C, H, W)."""
+    cols, x_shape, kh, kw, stride, padding = c.col2im_args(cols, x_shape, kh, kw, stride,
+                                                           padding)
+    n, ch, h, w = x_shape
+    oh = (h + 2 * padding - kh) // stride + 1
+    ow = (w + 2 * padding - kw) // stride + 1
+    dx = np.empty(x_shape, dtype=cols.dtype)
+    _col2im(cols, kh, kw, stride, padding, oh, ow, dx)
+    return dx
+
+
+def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1,
+                   padding: int = 0) -> np.ndarray:
+    """Cross-correlation (as in PyTorch) with zero padding: y (N, F, OH, OW)."""
+    x, w, b, stride, padding = c.conv2d_args(x, w, b, stride, padding)
+    n, _, h, wd = x.shape
+    f, _, kh, kw = w.shape
+    oh = (h + 2 * padding - kh) // stride + 1
+    ow = (wd + 2 * padding - kw) // stride + 1
+    y = np.empty((n, f, oh * ow), dtype=x.dtype)
+    _conv2d_forward(x, w.reshape(f, -1), b, kh, kw, stride, padding, oh, ow, y)
+    return y.reshape(n, f, oh, ow)
+
+
+def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, stride: int = 1,
+                    padding: int = 0):
+    """dy (N, F, OH, OW) -> dx (N, C, H, W), dw (F, C, KH, KW), db (F,)."""
+    dy, x, w, stride, padding = c.conv2d_backward_args(dy, x, w, stride, padding)
+    n = x.shape[0]
+    f, _, kh, kw = w.shape
+    _, _, oh, ow = dy.shape
+    dx = np.empty_like(x)
+    dw_per = np.empty((n, f, w[0].size), dtype=x.dtype)
+    db = np.empty(f, dtype=x.dtype)
+    _conv2d_backward(dy.reshape(n, f, oh * ow), x, w.reshape(f, -1), kh, kw, stride, padding,
+                     oh, ow, True, dx, dw_per, db)
+    return dx, _sum_batch(dw_per).reshape(w.shape), db
+
+
+@njit(cache=True)
+def _sum_batch_impl(a, out):
+    out[:] = 0
+    for i in range(a.shape[0]):
+        out += a[i]
+
+
+def _sum_batch(a: np.ndarray) -> np.ndarray:
+    """Sum over the first axis in batch order (deterministic, unlike a threaded reduction)."""
+    out = np.empty(a.shape[1:], dtype=a.dtype)
+    _sum_batch_impl(a, out)
+    return out
+
+
+# --- max-pooling -------------------------------------------------------------------------------
+
+
+@njit(cache=True, parallel=True)
+def _maxpool_forward(x, size, stride, oh, ow, y, argmax):
+    n, ch, h, w = x.shape
+    for i in prange(n):
+        for ci in range(ch):
+            plane = x[i, ci]
+            for oy in range(oh):
+                for ox in range(ow):
+                    y0 = oy * stride
+                    x0 = ox * stride
+                    best = plane[y0, x0]
+                    best_idx = y0 * w + x0
+                    if not math.isnan(best):
+                        for dy_ in range(size):
+                            for dx_ in range(size):
+                                v = plane[y0 + dy_, x0 + dx_]
+                                if v > best or math.isnan(v):
+                                    best = v
+                                    best_idx = (y0 + dy_) * w + x0 + dx_
+                                    if math.isnan(v):
+                                        break
+                            if math.isnan(best):
+                                break
+                    y[i, ci, oy, ox] = best
+                    argmax[i, ci, oy, ox] = best_idx
+
+
+@njit(cache=True, parallel=True)
+def _maxpool_backward(dy, argmax, dx):
+    n, ch, oh, ow = dy.shape
+    for i in prange(n):
+        for ci in range(ch):
+            plane = dx[i, ci]
+            plane[:] = 0
+            for oy in range(oh):
+                for ox in range(ow):
+                    plane[argmax[i, ci, oy, ox]] += dy[i, ci, oy, ox]
+
+
+def maxpool2d_forward(x: np.ndarray, size: int = 2, stride: int | None = 2):
+    """x (N, C, H, W) -> y (N, C, OH, OW) and argmax (N, C, OH, OW) int64.
+
+    argmax holds the winner's flat index ``h * W + w`` within its (H, W) plane; ties go to the
+    first maximum in row-major order, and a NaN wins as in NumPy's argmax.
+    """
+    x, size, stride = c.pool_args(x, size, stride)
+    n, ch, h, w = x.shape
+    oh = (h - size) // stride + 1
+    ow = (w - size) // stride + 1
+    y = np.empty((n, ch, oh, ow), dtype=x.dtype)
+    argmax = np.empty((n, ch, oh, ow), dtype=np.int64)
+    _maxpool_forward(x, size, stride, oh, ow, y, argmax)
+    return y, argmax
+
+
+def maxpool2d_backward(dy: np.ndarray, argmax: np.ndarray, x_shape) -> np.ndarray:
+    """Routes dy (N, C, OH, OW) to each window's winner; overlapping windows accumulate."""
+    dy, argmax, x_shape = c.pool_backward_args(dy, argmax, x_shape)
+    n, ch, h, w = x_shape
+    dx = np.empty((n, ch, h * w), dtype=dy.dtype)
+    _maxpool_backward(dy, argmax, dx)
+    return dx.reshape(x_shape)
+
+
+# --- activations -------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _relu(x, y):
+    for i in range(x.size):
+        y[i] = x[i] if x[i] > 0 else 0
+
+
+@njit(cache=True)
+def _relu_backward(dy, x, dx):
+    for i in range(x.size):
+        dx[i] = dy[i] if x[i] > 0 else 0
+
+
+@njit(cache=True)
+def _sigmoid(x, y):
+    for i in range(x.size):
+        v = x[i]
+        if v >= 0:
+            y[i] = 1 / (1 + np.exp(-v))
+        else:
+            e = np.exp(v)
+            y[i] = e / (1 + e)
+
+
+@njit(cache=True)
+def _sigmoid_backward(dy, y, dx):
+    for i in range(y.size):
+        dx[i] = dy[i] * y[i] * (1 - y[i])
+
+
+@njit(cache=True)
+def _tanh(x, y):
+    for i in range(x.size):
+        y[i] = np.tanh(x[i])
+
+
+@njit(cache=True)
+def _tanh_backward(dy, y, dx):
+    for i in range(y.size):
+        dx[i] = dy[i] * (1 - y[i] * y[i])
+
+
+def _unary(kernel, x: np.ndarray) -> np.ndarray:
+    x = c.unary_args(x)
+    y = np.empty_like(x)
+    kernel(x.reshape(-1), y.reshape(-1))
+    return y
+
+
+def _unary_backward(kernel, dy: np.ndarray, x: np.ndarray, name: str) -> np.ndarray:
+    dy, x = c.unary_backward_args(dy, x, name)
+    dx = np.empty_like(dy)
+    kernel(dy.reshape(-1), x.reshape(-1), dx.reshape(-1))
+    return dx
+
+
+def relu_forward(x: np.ndarray) -> np.ndarray:
+    return _unary(_relu, x)
+
+
+def relu_backward(dy: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """dx = dy where x > 0, else 0 (x is the ReLU's input)."""
+    return _unary_backward(_relu_backward, dy, x, "x")
+
+
+def sigmoid_forward(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-x)), computed without overflow for inputs of any size."""
+    return _unary(_sigmoid, x)
+
+
+def sigmoid_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """dx = dy * y * (1 - y), where y is the sigmoid's output."""
+    return _unary_backward(_sigmoid_backward, dy, y, "y")
+
+
+def tanh_forward(x: np.ndarray) -> np.ndarray:
+    return _unary(_tanh, x)
+
+
+def tanh_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """dx = dy * (1 - y**2), where y is the tanh's output."""
+    return _unary_backward(_tanh_backward, dy, y, "y")
+
+
+# --- losses ------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _softmax(logits, p):
+    n, k = logits.shape
+    for i in range(n):
+        m = logits[i, 0]
+        for j in range(1, k):
+            m = max(m, logits[i, j])
+        s = 0.0
+        for j in range(k):
+            e = math.exp(logits[i, j] - m)
+            p[i, j] = e
+            s += e
+        for j in range(k):
+            p[i, j] /= s
+
+
+@njit(cache=True)
+def _softmax_cross_entropy(logits, labels, dlogits):
+    n, k = logits.shape
+    loss = 0.0
+    for i in range(n):
+        m = logits[i, 0]
+        for j in range(1, k):
+            m = max(m, logits[i, j])
+        s = 0.0
+        for j in range(k):
+            s += math.exp(logits[i, j] - m)
+        log_s = math.log(s)
+        loss += log_s - (logits[i, labels[i]] - m)
+        for j in range(k):
+            dlogits[i, j] = math.exp(logits[i, j] - m - log_s) / n
+        dlogits[i, labels[i]] -= 1.0 / n
+    return loss / n
+
+
+@njit(cache=True)
+def _bce_with_logits(z, t, dz):
+    n = z.size
+    loss = 0.0
+    for i in range(n):
+        zi = float(z[i])
+        ti = float(t[i])
+        e = math.exp(-abs(zi))
+        loss += max(zi, 0.0) - zi * ti + math.log1p(e)
+        sig = 1.0 / (1.0 + e) if zi >= 0 else e / (1.0 + e)
+        dz[i] = (sig - ti) / n
+    return loss / n
+
+
+@njit(cache=True)
+def _multiclass_hinge(logits, labels, margin, dlogits):
+    n, k = logits.shape
+    loss = 0.0
+    dlogits[:] = 0
+    for i in range(n):
+        y = labels[i]
+        for j in range(k):
+            if j == y:
+                continue
+            m = logits[i, j] - logits[i, y] + margin
+            if m > 0:
+                loss += m
+                dlogits[i, j] += 1.0 / n
+                dlogits[i, y] -= 1.0 / n
+    return loss / n
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of logits (N, K), stable for logits of any size."""
+    logits = c.floats("logits", logits, 2)
+    p = np.empty_like(logits)
+    _softmax(logits, p)
+    return p
+
+
+def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray):
+    """Mean cross-entropy of softmax(logits) (N, K) against int labels (N,) -> (loss, dlogits)."""
+    logits, labels = c.labels_args(logits, labels)
+    dlogits = np.empty_like(logits)
+    loss = _softmax_cross_entropy(logits, labels, dlogits)
+    return logits.dtype.type(loss), dlogits
+
+
+def binary_cross_entropy_with_logits(logits: np.ndarray, targets: np.ndarray):
+    """Mean binary cross-entropy of sigmoid(logits) against targets, same shape."""
+    logits, targets = c.binary_args(logits, targets)
+    dlogits = np.empty_like(logits)
+    loss = _bce_with_logits(logits.reshape(-1), targets.reshape(-1), dlogits.reshape(-1))
+    return logits.dtype.type(loss), dlogits
+
+
+def multiclass_hinge(logits: np.ndarray, labels: np.ndarray, margin: float = 1.0):
+    """Mean over rows of sum_{j != y} max(0, z_j - z_y + margin); returns (loss, dlogits)."""
+    logits, labels = c.labels_args(logits, labels)
+    margin = c.number("margin", margin)
+    dlogits = np.empty_like(logits)
+    loss = _multiclass_hinge(logits, labels, margin, dlogits)
+    return logits.dtype.type(loss), dlogits
+
+
+# --- optimizer updates (in place) --------------------------------------------------------------
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _sgd(p, g, v, lr, momentum, weight_decay, use_velocity):
+    for i in range(p.size):
+        gi = g[i] + weight_decay * p[i]
+        if use_velocity:
+            v[i] = momentum * v[i] + gi
+            gi = v[i]
+        p[i] -= lr * gi
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _adam(p, g, m, v, step, beta1, beta2, eps, weight_decay, sqrt_c2):
+    """Constants arrive in p's dtype so the loop stays in that precision."""
+    one = p.dtype.type(1)
+    for i in range(p.size):
+        gi = g[i] + weight_decay * p[i]
+        m[i] = beta1 * m[i] + (one - beta1) * gi
+        v[i] = beta2 * v[i] + (one - beta2) * gi * gi
+        p[i] -= step * m[i] / (np.sqrt(v[i]) / sqrt_c2 + eps)
+
+
+def sgd_update(param: np.ndarray, grad: np.ndarray, velocity: np.ndarray | None, lr: float,
+               momentum: float = 0.0, weight_decay: float = 0.0) -> None:
+    """param -= lr * v with v = momentum * v + (grad + weight_decay * param), in place."""
+    grad = c.update_args(param, grad, ("velocity", velocity))
+    lr, momentum = c.number("lr", lr), c.number("momentum", momentum)
+    weight_decay = c.number("weight_decay", weight_decay)
+    if momentum and velocity is None:
+        raise ValueError("sgd_update with momentum needs a velocity array")
+    dt = param.dtype.type
+    v = param.reshape(-1) if velocity is None else velocity.reshape(-1)
+    _sgd(param.reshape(-1), grad.reshape(-1), v, dt(lr), dt(momentum), dt(weight_decay),
+         velocity is not None)
+
+
+def adam_update(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, t: int,
+                lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+                weight_decay: float = 0.0) -> None:
+    """One Adam step with bias correction, in place on param, m and v; t counts from 1."""
+    grad = c.update_args(param, grad, ("m", m), ("v", v))
+    t = c.integer("t", t, 1)
+    lr, eps = c.number("lr", lr), c.number("eps", eps)
+    beta1, beta2 = c.number("beta1", beta1), c.number("beta2", beta2)
+    weight_decay = c.number("weight_decay", weight_decay)
+    dt = param.dtype.type
+    _adam(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
+          dt(lr / (1 - beta1**t)), dt(beta1), dt(beta2), dt(eps), dt(weight_decay),
+          dt(math.sqrt(1 - beta2**t)))
