@@ -1,1 +1,34 @@
-"""fastnn: neural networks from scratch, in Numba."""
+"""fastnn: neural networks from scratch, with Numba kernels behind a thin layer API.
+
+    import fastnn as fn
+    model = fn.Sequential([fn.Conv2D(1, 8, 5), fn.ReLU(), fn.MaxPool2D(2), fn.Flatten(),
+                           fn.Dense(8 * 12 * 12, 10)])
+    model.fit(x, y, optimizer=fn.Adam(1e-3), epochs=2)
+"""
+
+from . import datasets, init, losses, optim
+from .backend import get_backend, set_backend, use_backend
+from .layers import (
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    Layer,
+    MaxPool2D,
+    ReLU,
+    ShapeError,
+    Sigmoid,
+    Tanh,
+)
+from .losses import BinaryCrossEntropy, MulticlassHinge, SoftmaxCrossEntropy
+from .model import ModelFileError, Sequential, load
+from .optim import SGD, Adam, cosine
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SGD", "Adam", "BinaryCrossEntropy", "Conv2D", "Dense", "Dropout", "Flatten", "Layer",
+    "MaxPool2D", "ModelFileError", "MulticlassHinge", "ReLU", "Sequential", "ShapeError",
+    "Sigmoid", "SoftmaxCrossEntropy", "Tanh", "cosine", "datasets", "get_backend", "init",
+    "load", "losses", "optim", "set_backend", "use_backend",
+]

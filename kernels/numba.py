@@ -225,18 +225,18 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1,
 
 
 def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, stride: int = 1,
-                    padding: int = 0):
-    """dy (N, F, OH, OW) -> dx (N, C, H, W), dw (F, C, KH, KW), db (F,)."""
+                    padding: int = 0, input_grad: bool = True):
+    """dy (N, F, OH, OW) -> dx (N, C, H, W) or None without input_grad, dw, db."""
     dy, x, w, stride, padding = c.conv2d_backward_args(dy, x, w, stride, padding)
     n = x.shape[0]
     f, _, kh, kw = w.shape
     _, _, oh, ow = dy.shape
-    dx = np.empty_like(x)
+    dx = np.empty_like(x) if input_grad else np.empty((n, 0, 0, 0), dtype=x.dtype)
     dw_per = np.empty((n, f, w[0].size), dtype=x.dtype)
     db = np.empty(f, dtype=x.dtype)
     _conv2d_backward(dy.reshape(n, f, oh * ow), x, w.reshape(f, -1), kh, kw, stride, padding,
-                     oh, ow, True, dx, dw_per, db)
-    return dx, _sum_batch(dw_per).reshape(w.shape), db
+                     oh, ow, input_grad, dx, dw_per, db)
+    return (dx if input_grad else None), _sum_batch(dw_per).reshape(w.shape), db
 
 
 @njit(cache=True)

@@ -104,8 +104,11 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1,
 
 
 def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, stride: int = 1,
-                    padding: int = 0):
-    """dy (N, F, OH, OW) -> dx (N, C, H, W), dw (F, C, KH, KW), db (F,)."""
+                    padding: int = 0, input_grad: bool = True):
+    """dy (N, F, OH, OW) -> dx (N, C, H, W), dw (F, C, KH, KW), db (F,).
+
+    With ``input_grad=False`` dx is not computed and returned as None (a first layer).
+    """
     dy, x, w, stride, padding = c.conv2d_backward_args(dy, x, w, stride, padding)
     n, _, h, wd = x.shape
     f, _, kh, kw = w.shape
@@ -122,7 +125,10 @@ def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, stride: int = 
                 cols = slice(j * stride, j * stride + kw)
                 g = dy[:, k, i, j][:, None, None, None]
                 dw[k] += np.sum(g * xp[:, :, rows, cols], axis=0)
-                dxp[:, :, rows, cols] += g * w[k]
+                if input_grad:
+                    dxp[:, :, rows, cols] += g * w[k]
+    if not input_grad:
+        return None, dw, db
     dx = dxp[:, :, padding : padding + h, padding : padding + wd].copy()
     return dx, dw, db
 

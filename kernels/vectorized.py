@@ -59,12 +59,14 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1,
 
 
 def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, stride: int = 1,
-                    padding: int = 0):
+                    padding: int = 0, input_grad: bool = True):
     dy, x, w, stride, padding = c.conv2d_backward_args(dy, x, w, stride, padding)
     n = x.shape[0]
     f, _, kh, kw = w.shape
     cols = im2col(x, kh, kw, stride, padding)
     g = dy.reshape(n, f, -1)
     dw = np.einsum("nfp,nkp->fk", g, cols).reshape(w.shape)
-    dx = col2im(np.matmul(w.reshape(f, -1).T, g), x.shape, kh, kw, stride, padding)
+    dx = None
+    if input_grad:
+        dx = col2im(np.matmul(w.reshape(f, -1).T, g), x.shape, kh, kw, stride, padding)
     return dx, dw, g.sum(axis=(0, 2))

@@ -266,3 +266,15 @@ def test_vectorized_baseline_matches_reference(case):
     dy = rng.standard_normal(y.shape)
     for got, want in zip(vk.conv2d_backward(dy, x, wt, s, p), rk.conv2d_backward(dy, x, wt, s, p)):
         close(got, want, np.float64)
+
+
+@pytest.mark.parametrize("k", [rk, nk])
+def test_conv2d_backward_without_input_grad(k):
+    rng = np.random.default_rng(14)
+    x, w = rng.standard_normal((2, 3, 7, 7)), rng.standard_normal((4, 3, 3, 3))
+    dy = rng.standard_normal((2, 4, 5, 5))
+    dx, dw, db = k.conv2d_backward(dy, x, w, input_grad=False)
+    _, dw2, db2 = k.conv2d_backward(dy, x, w)
+    assert dx is None
+    np.testing.assert_array_equal(dw, dw2)
+    np.testing.assert_array_equal(db, db2)

@@ -1,0 +1,242 @@
+"""Data sets: MNIST and Fashion-MNIST from IDX files, downloaded and verified when missing.
+
+Files are looked for in ``root``, else ``$FASTNN_DATA/<name>``, else ``~/.cache/fastnn/<name>``
+(gzip-compressed or raw). A download goes to the cache: each mirror is tried in turn, the file
+is checked (SHA-256 of the decompressed IDX bytes, or the mirrors' MD5 of the gzip file) and
+only then renamed into place, so the cache never holds a partial or unverified file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+class DataError(ValueError):
+    """A data file is missing, truncated, corrupted or does not match its partner."""
+
+
+@dataclass(frozen=True)
+class IdxSpec:
+    """A file of an IDX data set and what it must look like."""
+
+    name: str  # without .gz
+    shape: tuple[int, ...]
+    sha256: str | None = None  # of the decompressed IDX bytes
+    md5_gz: str | None = None  # of the gzip file as the public mirrors serve it
+
+
+@dataclass(frozen=True)
+class IdxDataset:
+    name: str
+    files: tuple[IdxSpec, IdxSpec, IdxSpec, IdxSpec]  # train images, labels, test images, labels
+    mirrors: tuple[str, ...]
+    classes: tuple[str, ...] = field(default=tuple(str(d) for d in range(10)))
+
+
+MNIST = IdxDataset(
+    "mnist",
+    (IdxSpec("train-images-idx3-ubyte", (60000, 28, 28),
+             "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+             "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
+     IdxSpec("train-labels-idx1-ubyte", (60000,),
+             "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+             "d53e105ee54ea40749a09fcbcd1e9432"),
+     IdxSpec("t10k-images-idx3-ubyte", (10000, 28, 28),
+             "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+             "9fb629c4189551a2d022fa330f9573f3"),
+     IdxSpec("t10k-labels-idx1-ubyte", (10000,),
+             "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+             "ec29112dd5afa0611ce80d1b7f02629c")),
+    mirrors=("https://ossci-datasets.s3.amazonaws.com/mnist/",
+             "https://storage.googleapis.com/cvdf-datasets/mnist/",
+             "http://yann.lecun.com/exdb/mnist/"),
+)
+
+FASHION_MNIST = IdxDataset(
+    "fashion_mnist",
+    (IdxSpec("train-images-idx3-ubyte", (60000, 28, 28), md5_gz="8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
+     IdxSpec("train-labels-idx1-ubyte", (60000,), md5_gz="25c81989df183df01b3e8a0aad5dffbe"),
+     IdxSpec("t10k-images-idx3-ubyte", (10000, 28, 28), md5_gz="bef4ecab320f06d8554ea6380940ec79"),
+     IdxSpec("t10k-labels-idx1-ubyte", (10000,), md5_gz="bb300cfdad3c16e7a12a480ee83cd310")),
+    mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+             "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"),
+    classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+             "Bag", "Ankle boot"),
+)
+
+
+# --- IDX files ---------------------------------------------------------------------------------
+
+
+def parse_idx(data: bytes, source: str = "<bytes>") -> np.ndarray:
+    """Decodes IDX bytes (magic, dimensions, data), checking every length; errors name source."""
+    if len(data) < 4:
+        raise DataError(f"{source}: {len(data)} bytes is too short for an IDX header")
+    zero, dtype_code, ndim = int.from_bytes(data[:2], "big"), data[2], data[3]
+    if zero != 0 or dtype_code not in IDX_TYPES or not 1 <= ndim <= 4:
+        raise DataError(f"{source}: not an IDX file (magic number {data[:4].hex()})")
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise DataError(f"{source}: truncated IDX header ({len(data)} bytes)")
+    dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    dtype = np.dtype(IDX_TYPES[dtype_code])
+    want = header + int(np.prod(dims)) * dtype.itemsize
+    if len(data) != want:
+        what = "truncated" if len(data) < want else "has trailing bytes"
+        raise DataError(f"{source}: {what}: {len(data):,} bytes, but its header {dims} "
+                        f"needs {want:,}")
+    return np.frombuffer(data, dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes, decompressed if it is gzip; errors name the file."""
+    try:
+        raw = path.read_bytes()
+        return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise DataError(f"{path}: cannot read ({e})") from None
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Reads an IDX file, gzip-compressed or raw."""
+    path = Path(path)
+    return parse_idx(read_bytes(path), str(path))
+
+
+# --- locating and downloading ------------------------------------------------------------------
+
+
+def cache_dir(name: str) -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "fastnn" / name
+
+
+def _find(folder: Path, spec: IdxSpec) -> Path | None:
+    for candidate in (folder / f"{spec.name}.gz", folder / spec.name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _verify(data: bytes, spec: IdxSpec) -> bytes:
+    """Checks a downloaded (possibly gzip) file; returns its decompressed IDX bytes."""
+    md5_ok = spec.md5_gz is not None and hashlib.md5(data).hexdigest() == spec.md5_gz
+    try:
+        idx = gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+    except (OSError, EOFError) as e:
+        raise DataError(f"corrupted gzip data ({e})") from None
+    sha_ok = spec.sha256 is not None and hashlib.sha256(idx).hexdigest() == spec.sha256
+    if not (md5_ok or sha_ok):
+        raise DataError("checksum mismatch")
+    return idx
+
+
+def download(spec: IdxSpec, folder: Path, mirrors: tuple[str, ...], timeout: float = 30) -> Path:
+    """Fetches ``<spec.name>.gz`` from the first mirror that serves a verified copy."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{spec.name}.gz"
+    failures = []
+    for mirror in mirrors:
+        url = mirror.rstrip("/") + f"/{spec.name}.gz"
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
+                data = response.read()
+            _verify(data, spec)
+        except urllib.error.HTTPError as e:
+            failures.append(f"{url}: HTTP {e.code} {e.reason}")
+            continue
+        except (urllib.error.URLError, OSError, DataError, ValueError) as e:
+            failures.append(f"{url}: {getattr(e, 'reason', e)}")
+            continue
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return target
+    raise DataError(f"could not download {spec.name}.gz; every mirror failed:\n  "
+                    + "\n  ".join(failures))
+
+
+def locate(dataset: IdxDataset, root: str | os.PathLike | None = None, download_ok: bool = True,
+           mirrors: tuple[str, ...] | None = None) -> list[Path]:
+    """Paths of the four files: from root, else $FASTNN_DATA/<name>, else the cache."""
+    if root is not None:
+        folders = [Path(root)]
+    else:
+        folders = [Path(os.environ["FASTNN_DATA"]) / dataset.name] if os.environ.get(
+            "FASTNN_DATA") else []
+        folders.append(cache_dir(dataset.name))
+    for folder in folders:
+        found = [_find(folder, spec) for spec in dataset.files]
+        if all(found):
+            return found
+    folder = folders[-1]
+    found = [_find(folder, spec) for spec in dataset.files]
+    missing = [spec.name for spec, p in zip(dataset.files, found) if p is None]
+    if not download_ok:
+        raise DataError(f"{dataset.name}: missing {', '.join(missing)} in "
+                        f"{', '.join(str(f) for f in folders)} (downloads are off)")
+    return [p or download(spec, folder, mirrors or dataset.mirrors)
+            for spec, p in zip(dataset.files, found)]
+
+
+def load_idx_dataset(dataset: IdxDataset, root=None, download: bool = True,
+                     normalize: str = "scale", mirrors: tuple[str, ...] | None = None):
+    """Reads, checks and converts the four files of an MNIST-like data set."""
+    paths = locate(dataset, root, download, mirrors)
+    arrays = [read_idx(path) for path in paths]
+    for i in (0, 2):  # images and labels must pair up
+        if arrays[i].shape[:1] != arrays[i + 1].shape[:1]:
+            raise DataError(f"{paths[i]} holds {arrays[i].shape[0]} images but {paths[i + 1]} "
+                            f"holds {arrays[i + 1].shape[0]} labels")
+    for spec, path, a in zip(dataset.files, paths, arrays):
+        if a.shape != spec.shape or a.dtype != np.uint8:
+            raise DataError(f"{path}: expected {spec.shape} uint8, found {a.shape} {a.dtype}")
+    x_train, y_train, x_test, y_test = arrays
+    for labels, path in ((y_train, paths[1]), (y_test, paths[3])):
+        if labels.max() >= len(dataset.classes):
+            top = len(dataset.classes) - 1
+            raise DataError(f"{path}: label {labels.max()} out of range 0..{top}")
+    return (_images(x_train, normalize), y_train.astype(np.int64)), (
+        _images(x_test, normalize), y_test.astype(np.int64))
+
+
+def _images(x: np.ndarray, normalize: str) -> np.ndarray:
+    """uint8 (N, 28, 28) -> float32 (N, 1, 28, 28), scaled to [0, 1] or standardized."""
+    x = x.astype(np.float32)[:, None] / np.float32(255)
+    if normalize == "standardize":  # MNIST's usual mean and std, as in most tutorials
+        x = (x - np.float32(0.1307)) / np.float32(0.3081)
+    elif normalize != "scale":
+        raise ValueError(f"normalize must be 'scale' or 'standardize', got {normalize!r}")
+    return x
+
+
+def mnist(root: str | os.PathLike | None = None, download: bool = True, normalize: str = "scale",
+          mirrors: tuple[str, ...] | None = None):
+    """MNIST as ``(x_train, y_train), (x_test, y_test)``.
+
+    Images are float32 (N, 1, 28, 28) scaled to [0, 1] (``normalize="standardize"`` for zero mean,
+    unit variance), labels int64 in 0..9. 60,000 training and 10,000 test images.
+    """
+    return load_idx_dataset(MNIST, root, download, normalize, mirrors)
+
+
+def fashion_mnist(root: str | os.PathLike | None = None, download: bool = True,
+                  normalize: str = "scale", mirrors: tuple[str, ...] | None = None):
+    """Fashion-MNIST, in the same form as :func:`mnist`; class names in FASHION_MNIST.classes."""
+    return load_idx_dataset(FASHION_MNIST, root, download, normalize, mirrors)

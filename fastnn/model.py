@@ -1,0 +1,302 @@
+"""``Sequential``: a list of layers, the training loop, evaluation, and saving.
+
+A saved model is one ``.npz`` file: the architecture as JSON (``architecture``) and every
+parameter as an array (``layer{i}.{name}``). It is read with ``allow_pickle=False``, so loading
+a file never runs code, and written to a temporary file that is then renamed, so an interrupted
+save never leaves a broken model behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from . import losses as losses_mod
+from .layers import LAYERS, Layer, ShapeError
+from .optim import Adam, Optimizer, Schedule, constant
+from .progress import Progress
+
+FORMAT = "fastnn-model"
+FORMAT_VERSION = 1
+
+
+class ModelFileError(ValueError):
+    """A file is not a readable fastnn model."""
+
+
+class Sequential:
+    """Layers applied in order. ``model(x)`` returns the last layer's output (logits).
+
+    Parameters are initialized from ``seed`` in ``dtype`` (float32 by default; float64 for
+    gradient checks), so the same seed gives the same model on every backend.
+    """
+
+    def __init__(self, layers: Sequence[Layer], seed: int = 0, dtype="float32",
+                 loss: str | losses_mod.Loss = "cross_entropy",
+                 class_names: Sequence[str] | None = None) -> None:
+        self.layers = list(layers)
+        for i, layer in enumerate(self.layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"layer {i} is {type(layer).__name__}, not a fastnn layer")
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32 or float64, got {self.dtype}")
+        self.loss = losses_mod.get(loss)
+        self.class_names = list(class_names) if class_names is not None else None
+        self.metadata: dict = {}
+        self._checked: set[tuple[int, ...]] = set()
+        self.reset(seed)
+
+    # --- parameters ----------------------------------------------------------------------------
+
+    def reset(self, seed: int = 0) -> None:
+        """Re-initializes every parameter from ``seed``."""
+        rng = np.random.default_rng(seed)
+        for i, layer in enumerate(self.layers):
+            layer.reset(rng, self.dtype)
+            layer.input_grad = i > 0
+
+    def parameters(self) -> list[tuple[str, np.ndarray, np.ndarray | None]]:
+        """(key, parameter, gradient) for every parameter, keys like ``"0.w"``."""
+        return [(f"{i}.{name}", p, layer.grads.get(name))
+                for i, layer in enumerate(self.layers) for name, p in layer.params.items()]
+
+    def num_parameters(self) -> int:
+        return sum(p.size for _, p, _ in self.parameters())
+
+    # --- forward and backward ------------------------------------------------------------------
+
+    def _input(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        if x.dtype != self.dtype:
+            x = x.astype(self.dtype)
+        self.check_shape(x.shape[1:])
+        return x
+
+    def check_shape(self, sample_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Walks a per-sample input shape through the layers; a mismatch names the layer."""
+        sample_shape = tuple(int(d) for d in sample_shape)
+        shape = sample_shape
+        if shape in self._checked:
+            return shape
+        for i, layer in enumerate(self.layers):
+            try:
+                shape = layer.output_shape(shape)
+            except ShapeError as e:
+                raise ShapeError(f"layer {i} {e}") from None
+        self._checked.add(sample_shape)
+        return shape
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        for layer in self.layers:
+            x = layer.forward(x, training)
+        return x
+
+    def backward(self, dy: np.ndarray) -> None:
+        for layer in reversed(self.layers):
+            dy = layer.backward(dy)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Logits (N, K) for inputs (N, ...), in evaluation mode."""
+        return self.forward(self._input(x))
+
+    def loss_and_grads(self, x: np.ndarray, y: np.ndarray,
+                       training: bool = True) -> tuple[float, np.ndarray]:
+        """One forward and backward pass: fills every layer's grads; returns (loss, logits).
+
+        The loss includes the L2 penalty lambda/(2m) * sum(w**2) when the loss has ``l2``.
+        """
+        logits = self.forward(x, training)
+        loss, dlogits = self.loss(logits, y)
+        self.backward(dlogits)
+        loss = float(loss)
+        if self.loss.l2:
+            lam_m = self.loss.l2 / x.shape[0]
+            for layer in self.layers:
+                if "w" in layer.params:
+                    w = layer.params["w"]
+                    loss += 0.5 * lam_m * float(np.sum(w.astype(np.float64) ** 2))
+                    layer.grads["w"] = layer.grads["w"] + w.dtype.type(lam_m) * w
+        return loss, logits
+
+    # --- training ------------------------------------------------------------------------------
+
+    def fit(self, x: np.ndarray, y: np.ndarray, loss: str | losses_mod.Loss | None = None,
+            optimizer: Optimizer | None = None, epochs: int = 1, batch_size: int = 32,
+            validation_data: tuple[np.ndarray, np.ndarray] | None = None, seed: int = 0,
+            progress: bool = True, schedule: Schedule = constant, shuffle: bool = True,
+            on_epoch_end: Callable[[int, dict], None] | None = None) -> dict[str, list]:
+        """Minibatch training. Returns the history: per-epoch ``loss``, ``accuracy`` (running
+        means over the epoch's batches), ``val_loss``, ``val_accuracy``, ``lr`` and ``seconds``.
+
+        ``schedule`` scales the optimizer's learning rate by training progress in [0, 1].
+        ``seed`` fixes the shuffling and dropout, so a seeded run is reproducible.
+        """
+        if loss is not None:
+            self.loss = losses_mod.get(loss)
+        optimizer = optimizer or Adam()
+        x = self._input(x)
+        y = self._labels(y, x)
+        if validation_data is not None:
+            xv = self._input(validation_data[0])
+            yv = self._labels(validation_data[1], xv)
+        if not (isinstance(batch_size, int) and batch_size >= 1):
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if not (isinstance(epochs, int) and epochs >= 0):
+            raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
+        rng = np.random.default_rng(seed)
+        for layer in self.layers:
+            if hasattr(layer, "rng"):
+                layer.rng = rng
+        n = x.shape[0]
+        steps = -(-n // batch_size)
+        base_lr = optimizer.lr
+        history: dict[str, list] = {k: [] for k in ("loss", "accuracy", "val_loss",
+                                                    "val_accuracy", "lr", "seconds")}
+        try:
+            for epoch in range(epochs):
+                t0 = time.perf_counter()
+                order = rng.permutation(n) if shuffle else np.arange(n)
+                bar = Progress(steps, f"epoch {epoch + 1}/{epochs}", unit="img",
+                               enabled=progress)
+                total_loss = total_correct = 0.0
+                for step in range(steps):
+                    optimizer.lr = base_lr * schedule((epoch * steps + step) / (epochs * steps))
+                    idx = order[step * batch_size : (step + 1) * batch_size]
+                    xb, yb = x[idx], y[idx]
+                    loss_value, logits = self.loss_and_grads(xb, yb)
+                    optimizer.step(self.parameters())
+                    if not np.isfinite(loss_value):
+                        raise FloatingPointError(
+                            f"loss became {loss_value} at epoch {epoch + 1}, batch {step + 1}; "
+                            f"try a smaller learning rate (now {optimizer.lr:g})")
+                    total_loss += loss_value * len(idx)
+                    total_correct += float(np.sum(self.loss.labels(logits) == yb))
+                    bar.update(len(idx), loss=total_loss / min(n, (step + 1) * batch_size))
+                bar.close()
+                history["loss"].append(total_loss / n)
+                history["accuracy"].append(total_correct / n)
+                history["lr"].append(optimizer.lr)
+                if validation_data is not None:
+                    vl, va = self.evaluate(xv, yv)
+                    history["val_loss"].append(vl)
+                    history["val_accuracy"].append(va)
+                history["seconds"].append(time.perf_counter() - t0)
+                if on_epoch_end is not None:
+                    on_epoch_end(epoch, history)
+        finally:
+            optimizer.lr = base_lr
+        return history
+
+    def _labels(self, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+        y = np.asarray(y)
+        if y.ndim != 1 or y.shape[0] != x.shape[0]:
+            raise ValueError(f"labels must have shape ({x.shape[0]},) to match x {x.shape}, "
+                             f"got {y.shape}")
+        if y.dtype.kind not in "iub":
+            if not np.all(np.mod(y, 1) == 0):
+                raise ValueError(f"labels must be integer class indices, got dtype {y.dtype}")
+        return y.astype(np.int64)
+
+    # --- evaluation ----------------------------------------------------------------------------
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 1000) -> tuple[float, float]:
+        """(mean loss, accuracy) over (x, y), in evaluation mode (dropout off)."""
+        x = self._input(x)
+        y = self._labels(y, x)
+        total_loss = correct = 0.0
+        for i in range(0, x.shape[0], batch_size):
+            logits = self.forward(x[i : i + batch_size])
+            loss, _ = self.loss(logits, y[i : i + batch_size])
+            total_loss += float(loss) * logits.shape[0]
+            correct += float(np.sum(self.loss.labels(logits) == y[i : i + batch_size]))
+        return total_loss / x.shape[0], correct / x.shape[0]
+
+    def predict(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        """Class probabilities (N, K), in evaluation mode."""
+        x = self._input(x)
+        return np.concatenate([self.loss.probabilities(self.forward(x[i : i + batch_size]))
+                               for i in range(0, x.shape[0], batch_size)])
+
+    def predict_labels(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        x = self._input(x)
+        return np.concatenate([self.loss.labels(self.forward(x[i : i + batch_size]))
+                               for i in range(0, x.shape[0], batch_size)])
+
+    def summary(self) -> str:
+        lines = [f"{i:>3}  {layer!r}" for i, layer in enumerate(self.layers)]
+        return "\n".join(lines + [f"{self.num_parameters():,} parameters, {self.dtype}"])
+
+    def __repr__(self) -> str:
+        return "Sequential([" + ", ".join(repr(layer) for layer in self.layers) + "])"
+
+    # --- saving --------------------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike, metadata: dict | None = None) -> Path:
+        """Writes the model to ``path`` (a ``.npz`` file) atomically; returns the path."""
+        path = Path(path)
+        arch = {
+            "format": FORMAT, "version": FORMAT_VERSION, "dtype": self.dtype.name,
+            "loss": self.loss.config(), "class_names": self.class_names,
+            "layers": [{"type": type(layer).__name__, "config": layer.config()}
+                       for layer in self.layers],
+            "metadata": metadata or {},
+        }
+        arrays = {f"layer{i}.{name}": p for i, layer in enumerate(self.layers)
+                  for name, p in layer.params.items()}
+        arrays["architecture"] = np.array(json.dumps(arch))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **arrays)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+
+def load(path: str | os.PathLike) -> Sequential:
+    """Reads a model written by :meth:`Sequential.save`; never unpickles or runs code."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no model file at {path}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+        raise ModelFileError(f"{path}: not a readable fastnn model ({e})") from None
+    try:
+        arch = json.loads(str(arrays.pop("architecture")))
+        if arch.get("format") != FORMAT:
+            raise ValueError("no fastnn architecture in the file")
+        if arch.get("version", 0) > FORMAT_VERSION:
+            raise ValueError(f"written by a newer fastnn (format {arch['version']})")
+        layers = [LAYERS[spec["type"]](**spec["config"]) for spec in arch["layers"]]
+        model = Sequential(layers, dtype=arch["dtype"],
+                           loss=losses_mod.from_config(arch["loss"]),
+                           class_names=arch.get("class_names"))
+        for i, layer in enumerate(layers):
+            for name, p in layer.params.items():
+                saved = arrays.pop(f"layer{i}.{name}")
+                if saved.shape != p.shape or saved.dtype != p.dtype:
+                    raise ValueError(f"layer {i} {name} is {saved.dtype}{saved.shape}, expected "
+                                     f"{p.dtype}{p.shape}")
+                layer.params[name] = saved.copy()
+        if arrays:
+            raise ValueError(f"unexpected arrays {sorted(arrays)}")
+    except (KeyError, TypeError, ValueError, json.JSONDecodeError) as e:
+        problem = f"{type(e).__name__}: {e}"
+        raise ModelFileError(f"{path}: not a valid fastnn model ({problem})") from None
+    model.metadata = arch.get("metadata", {})
+    return model
