@@ -129,6 +129,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compat_measure(args: argparse.Namespace) -> int:
+    from .compat.network import measure
+
+    accuracy, recall = measure(args.params, args.data)
+    print(f"Overall Accuracy: {accuracy * 100:.2f}%")
+    for digit, r in enumerate(recall):
+        print(f"Digit {digit} Recall: {r * 100:.2f}%")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fastnn", description="fastnn: neural nets in Numba")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -159,6 +169,15 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("model")
     predict.add_argument("image")
     predict.set_defaults(func=cmd_predict)
+
+    measure = sub.add_parser(
+        "compat-measure", help="accuracy of a fastnn.compat / Numpy-CNN params.pkl",
+        description="Accuracy and per-digit recall of a [params, cost] pickle written by "
+        "fastnn.compat.network.train (or the original). Unpickling runs code: only use it "
+        "on files you trust.")
+    measure.add_argument("params", help="the pickle of [params, cost]")
+    measure.add_argument("--data", help="directory with t10k-*.gz (default: working directory)")
+    measure.set_defaults(func=cmd_compat_measure)
     return parser
 
 
