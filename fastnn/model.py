@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from . import losses as losses_mod
+from ._malloc import retain_freed_memory
 from .layers import LAYERS, Layer, ShapeError
 from .optim import Adam, Optimizer, Schedule, constant
 from .progress import Progress
@@ -142,6 +143,7 @@ class Sequential:
         if loss is not None:
             self.loss = losses_mod.get(loss)
         optimizer = optimizer or Adam()
+        retain_freed_memory()
         x = self._input(x)
         y = self._labels(y, x)
         if validation_data is not None:
