@@ -126,8 +126,12 @@ def format_table(rows: list[dict], columns: list[str]) -> str:
             return "-"
         if isinstance(v, str):
             return v
-        if " vs " in key or key.startswith("speedup"):
-            return f"{v:,.0f}x" if v >= 100 else f"{v:.1f}x"
+        if " vs " in key:
+            return f"{v:,.0f}x" if v >= 100 else f"{v:.2f}x" if v < 10 else f"{v:.1f}x"
+        if v >= 100:
+            return f"{v / 60:.0f} min"
+        if v >= 1:
+            return f"{v:.2f} s"
         return f"{v * 1e3:.2f} ms" if v >= 1e-3 else f"{v * 1e6:.1f} us"
 
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
@@ -138,3 +142,146 @@ def format_table(rows: list[dict], columns: list[str]) -> str:
 
 KERNEL_COLUMNS = ["case", "reference", "numpy-im2col", "numba", "numba vs reference",
                   "numba vs numpy-im2col"]
+
+
+# --- whole-model benchmarks ---------------------------------------------------------------------
+
+STEPS_PER_EPOCH = 1875  # 60,000 images at batch 32
+
+
+def _fastnn_step(batch: int, backend: str):
+    from .backend import use_backend
+    from .cli import mnist_cnn
+    from .optim import Adam
+
+    rng = np.random.default_rng(0)
+    x = rng.random((batch, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, batch)
+    model, opt = mnist_cnn(), Adam(1e-3)
+
+    def step():
+        with use_backend(backend):
+            model.loss_and_grads(x, y)
+            opt.step(model.parameters())
+
+    return step
+
+
+def _torch_model():
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    return torch, nn.Sequential(
+        nn.Conv2d(1, 8, 5), nn.ReLU(), nn.Conv2d(8, 8, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(800, 128), nn.ReLU(), nn.Linear(128, 10))
+
+
+def _torch_step(batch: int):
+    torch, model = _torch_model()
+    opt = torch.optim.Adam(model.parameters(), 1e-3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    x, y = torch.rand(batch, 1, 28, 28), torch.randint(0, 10, (batch,))
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss_fn(model(x), y).backward()
+        opt.step()
+
+    return step
+
+
+def torch_available() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def training_table(batch_sizes: tuple[int, ...] = (32, 128, 256), budget: float = 1.0,
+                   reference_steps: int = 2) -> list[dict]:
+    """Seconds per training step (forward, backward, Adam) of the MNIST CNN, side by side."""
+    from ._malloc import retain_freed_memory
+
+    retain_freed_memory()
+    have_torch = torch_available()
+    rows = []
+    for b in batch_sizes:
+        row = {"case": f"train step, batch {b}", "fastnn": time_call(_fastnn_step(b, "numba"),
+                                                                     budget)}
+        if have_torch:
+            row["pytorch"] = time_call(_torch_step(b), budget)
+            row["fastnn vs pytorch"] = row["pytorch"] / row["fastnn"]
+        if b == batch_sizes[0] and reference_steps:  # the loop kernels: a few steps only
+            step = _fastnn_step(b, "reference")
+            t0 = time.perf_counter()
+            for _ in range(reference_steps):
+                step()
+            row["reference"] = (time.perf_counter() - t0) / reference_steps
+            row["fastnn vs reference"] = row["reference"] / row["fastnn"]
+        rows.append(row)
+    first = rows[0]
+    epoch = {"case": f"one epoch, batch {batch_sizes[0]} (step x {STEPS_PER_EPOCH}, estimated)"}
+    for key in ("fastnn", "pytorch", "reference"):
+        if key in first:
+            epoch[key] = first[key] * STEPS_PER_EPOCH
+    rows.append(epoch)
+    return rows
+
+
+def inference_row(n: int = 10000, budget: float = 2.0) -> dict:
+    """Class probabilities for n 28x28 images in batches of 1000."""
+    from .cli import mnist_cnn
+
+    x = np.random.default_rng(0).random((n, 1, 28, 28), dtype=np.float32)
+    model = mnist_cnn()
+    row = {"case": f"inference, {n:,} images", "fastnn": time_call(lambda: model.predict(x),
+                                                                   budget, repeats=3)}
+    if torch_available():
+        torch, tmodel = _torch_model()
+        tmodel.eval()
+        xt = torch.from_numpy(x)
+
+        def run():
+            with torch.no_grad():
+                torch.cat([torch.softmax(tmodel(xt[i : i + 1000]), 1) for i in range(0, n, 1000)])
+
+        row["pytorch"] = time_call(run, budget, repeats=3)
+        row["fastnn vs pytorch"] = row["pytorch"] / row["fastnn"]
+    return row
+
+
+MODEL_COLUMNS = ["case", "fastnn", "pytorch", "reference", "fastnn vs pytorch",
+                 "fastnn vs reference"]
+
+
+def run_all(quick: bool = False) -> dict:
+    """Everything ``fastnn bench`` prints: kernels, training steps, inference."""
+    import platform
+
+    import numba
+
+    kernels = kernel_table(budget=0.05 if quick else 0.5)
+    training = training_table((32,) if quick else (32, 128, 256), budget=0.3 if quick else 1.0,
+                              reference_steps=1 if quick else 2)
+    training.append(inference_row(budget=0.5 if quick else 2.0))
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.machine(),
+        "processor": _cpu_name(), "threads": numba.config.NUMBA_NUM_THREADS,
+        "numpy": np.__version__, "numba": numba.__version__, "quick": quick,
+        "kernels": kernels, "models": training,
+    }
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or "unknown"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -43,6 +44,21 @@ def _optimizer(name: str, lr: float | None):
     raise SystemExit(f"unknown optimizer {name!r}")
 
 
+def process_seconds() -> float:
+    """Seconds since this process started (Linux), else since fastnn.cli was imported."""
+    try:
+        with open("/proc/self/stat") as f:
+            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return time.perf_counter() - _IMPORTED
+
+
+_IMPORTED = time.perf_counter()
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     backend.set_backend(args.backend)
     load_start = time.perf_counter()
@@ -63,11 +79,15 @@ def cmd_train(args: argparse.Namespace) -> int:
               f"{history['val_accuracy'][-1]:.2%} ({history['seconds'][-1]:.1f}s)")
 
     start = time.perf_counter()
+    age_at_start = process_seconds()
     history = model.fit(x_train, y_train, optimizer=optimizer, epochs=args.epochs,
                         batch_size=args.batch_size, validation_data=(x_test, y_test),
                         seed=args.seed, progress=not args.quiet, schedule=schedule,
                         on_epoch_end=report)
     wall = time.perf_counter() - start
+    first_batch = age_at_start + history["first_batch_seconds"]
+    print(f"first batch finished {first_batch:.1f}s after the process started "
+          f"(imports, data, Numba compile or cache load)")
     pred = model.predict_labels(x_test)
     recall = per_class_recall(y_test, pred, 10)
     print("per-digit recall: " + "  ".join(f"{d}: {r:.1%}" for d, r in enumerate(recall)))
@@ -75,7 +95,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     result = {
         "test_accuracy": float(np.mean(pred == y_test)), "per_digit_recall": recall,
-        "wall_seconds": wall, "history": history, "backend": args.backend,
+        "wall_seconds": wall, "first_batch_after_start_seconds": first_batch,
+        "history": history, "backend": args.backend,
         "optimizer": optimizer.config(), "schedule": args.schedule,
         "batch_size": args.batch_size, "epochs": args.epochs, "seed": args.seed,
     }
@@ -139,6 +160,27 @@ def cmd_compat_measure(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from . import benchmarks as b
+
+    if not args.quick:
+        print("benchmarking for a few minutes (--quick takes under one)...", file=sys.stderr)
+    result = b.run_all(quick=args.quick)
+    print(f"fastnn bench, {result['date']}, {result['processor']}, {result['threads']} threads, "
+          f"numpy {result['numpy']}, numba {result['numba']}" + (", quick" if args.quick else ""))
+    print("\nKernels (batch 32, float32, MNIST CNN shapes):\n")
+    print(b.format_table(result["kernels"], b.KERNEL_COLUMNS))
+    print("\nMNIST CNN: training step (forward, backward, Adam) and inference. 'reference' is "
+          "fastnn's loop kernels, timed on a few steps; the epoch row extrapolates per-step times."
+          + ("" if b.torch_available() else " PyTorch is not installed: its columns are empty.")
+          + "\n")
+    print(b.format_table(result["models"], b.MODEL_COLUMNS))
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(result, indent=2))
+    print(f"\nwrote {args.json}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fastnn", description="fastnn: neural nets in Numba")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -169,6 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("model")
     predict.add_argument("image")
     predict.set_defaults(func=cmd_predict)
+
+    bench = sub.add_parser("bench", help="benchmark kernels, training and inference")
+    bench.add_argument("--quick", action="store_true", help="a rougher run in under a minute")
+    bench.add_argument("--json", default="fastnn-bench.json", help="where to write the results")
+    bench.set_defaults(func=cmd_bench)
 
     measure = sub.add_parser(
         "compat-measure", help="accuracy of a fastnn.compat / Numpy-CNN params.pkl",

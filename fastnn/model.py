@@ -135,7 +135,8 @@ class Sequential:
             progress: bool = True, schedule: Schedule = constant, shuffle: bool = True,
             on_epoch_end: Callable[[int, dict], None] | None = None) -> dict[str, list]:
         """Minibatch training. Returns the history: per-epoch ``loss``, ``accuracy`` (running
-        means over the epoch's batches), ``val_loss``, ``val_accuracy``, ``lr`` and ``seconds``.
+        means over the epoch's batches), ``val_loss``, ``val_accuracy``, ``lr`` and ``seconds``,
+        and ``first_batch_seconds`` (fit's start to its first finished step).
 
         ``schedule`` scales the optimizer's learning rate by training progress in [0, 1].
         ``seed`` fixes the shuffling and dropout, so a seeded run is reproducible.
@@ -162,6 +163,7 @@ class Sequential:
         base_lr = optimizer.lr
         history: dict[str, list] = {k: [] for k in ("loss", "accuracy", "val_loss",
                                                     "val_accuracy", "lr", "seconds")}
+        fit_start = time.perf_counter()
         try:
             for epoch in range(epochs):
                 t0 = time.perf_counter()
@@ -175,6 +177,8 @@ class Sequential:
                     xb, yb = x[idx], y[idx]
                     loss_value, logits = self.loss_and_grads(xb, yb)
                     optimizer.step(self.parameters())
+                    if "first_batch_seconds" not in history:  # JIT compile shows up here
+                        history["first_batch_seconds"] = time.perf_counter() - fit_start
                     if not np.isfinite(loss_value):
                         raise FloatingPointError(
                             f"loss became {loss_value} at epoch {epoch + 1}, batch {step + 1}; "
