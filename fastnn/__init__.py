@@ -6,8 +6,9 @@
     model.fit(x, y, optimizer=fn.Adam(1e-3), epochs=2)
 """
 
-from . import datasets, init, losses, optim
+from . import datasets, init, losses, metrics, optim
 from .backend import get_backend, set_backend, use_backend
+from .gradcheck import gradcheck
 from .layers import (
     Conv2D,
     Dense,
@@ -29,6 +30,6 @@ __version__ = "0.1.0"
 __all__ = [
     "SGD", "Adam", "BinaryCrossEntropy", "Conv2D", "Dense", "Dropout", "Flatten", "Layer",
     "MaxPool2D", "ModelFileError", "MulticlassHinge", "ReLU", "Sequential", "ShapeError",
-    "Sigmoid", "SoftmaxCrossEntropy", "Tanh", "cosine", "datasets", "get_backend", "init",
-    "load", "losses", "optim", "set_backend", "use_backend",
+    "Sigmoid", "SoftmaxCrossEntropy", "Tanh", "cosine", "datasets", "get_backend", "gradcheck",
+    "init", "load", "losses", "metrics", "optim", "set_backend", "use_backend",
 ]

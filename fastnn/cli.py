@@ -1,9 +1,9 @@
-"""The ``fastnn`` command line: train, evaluate, predict, bench.
+"""The ``fastnn`` command line.
 
-    fastnn train mnist [--epochs 2 --batch-size 32 --lr 2e-3 --optimizer adam --seed 0
-                        --backend numba --data DIR --out DIR]
-    fastnn evaluate MODEL [--data DIR]
-    fastnn predict MODEL IMAGE
+    fastnn train mnist [--model cnn|mlp] [--epochs 2 --batch-size 32 --lr 2e-3 ...]
+    fastnn train folder DIR --model mlp --hidden 20,7,5 --size 128 --mode rgb [--plots DIR]
+    fastnn evaluate MODEL | fastnn report MODEL | fastnn predict MODEL IMAGE
+    fastnn bench [--quick] | fastnn compat-measure PARAMS.pkl
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import backend, datasets
-from .layers import Conv2D, Dense, Flatten, MaxPool2D, ReLU
+from . import backend, datasets, losses, metrics
+from . import init as init_mod
+from .layers import Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Sigmoid, Tanh
 from .model import Sequential, load
 from .optim import SGD, Adam, constant, cosine
 
@@ -31,17 +32,209 @@ def mnist_cnn(seed: int = 0) -> Sequential:
     ], seed=seed, class_names=[str(d) for d in range(10)])
 
 
+ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
+
+
+def mlp(inputs: int, hidden: list[int], outputs: int, activation: str = "relu",
+        init: str = "scaled_normal", dropout: float = 0.0, seed: int = 0, loss="cross_entropy",
+        class_names=None) -> Sequential:
+    """Flatten, then dense layers of the given widths, each followed by the activation (and
+    dropout), then the output layer (logits)."""
+    layers: list = [Flatten()]
+    sizes = [inputs, *hidden]
+    for a, b in zip(sizes, sizes[1:]):
+        layers += [Dense(a, b, init=init), ACTIVATIONS[activation]()]
+        if dropout:
+            layers.append(Dropout(dropout))
+    layers.append(Dense(sizes[-1], outputs, init=init))
+    return Sequential(layers, seed=seed, loss=loss, class_names=class_names)
+
+
 def per_class_recall(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> list[float]:
     return [float(np.mean(y_pred[y_true == c] == c)) if np.any(y_true == c) else float("nan")
             for c in range(k)]
 
 
-def _optimizer(name: str, lr: float | None):
-    if name == "adam":
-        return Adam(lr or 2e-3)
-    if name == "sgd":
-        return SGD(lr or 0.05, momentum=0.9)
-    raise SystemExit(f"unknown optimizer {name!r}")
+DEFAULTS = {  # per data set: what a bare `fastnn train mnist` / `train folder DIR` uses
+    "mnist": dict(epochs=2, batch_size="32", optimizer="adam", schedule="cosine"),
+    "folder": dict(epochs=100, batch_size="full", optimizer="sgd", schedule="constant"),
+}
+DEFAULT_LR = {"adam": 2e-3, "sgd": 0.05}
+
+
+def _load_data(args: argparse.Namespace):
+    """(x_train, y_train), (x_test, y_test), class names and the metadata to find them again."""
+    if args.dataset == "mnist":
+        (xtr, ytr), (xte, yte) = datasets.mnist(args.data)
+        info = {"kind": "mnist", "input": {"size": [28, 28], "mode": "gray"}}
+        names = [str(d) for d in range(10)]
+    else:
+        if not args.dir:
+            raise SystemExit("fastnn train folder needs the folder: fastnn train folder DIR")
+        size = (args.size, args.size)
+        (xtr, ytr), (xte, yte), names = datasets.image_folder(
+            args.dir, size, args.mode, args.test_fraction, args.seed)
+        info = {"kind": "folder", "root": str(Path(args.dir).resolve()),
+                "input": {"size": list(size), "mode": args.mode},
+                "test_fraction": args.test_fraction, "seed": args.seed}
+    if args.limit:
+        xtr, ytr = xtr[: args.limit], ytr[: args.limit]
+    return (xtr, ytr), (xte, yte), names, info
+
+
+def _build_model(args: argparse.Namespace, sample_shape, names: list[str]) -> Sequential:
+    k = len(names)
+    loss = args.loss
+    if loss == "auto":
+        loss = "binary_cross_entropy" if k == 2 and args.model == "mlp" else "cross_entropy"
+    outputs = 1 if loss == "binary_cross_entropy" and k == 2 else k
+    loss_obj = losses.get(loss)
+    loss_obj.l2 = args.l2
+    if args.model == "cnn":
+        if tuple(sample_shape) != (1, 28, 28):
+            raise SystemExit(f"--model cnn is the MNIST CNN for 1x28x28 images; these are "
+                             f"{sample_shape}: use --model mlp")
+        model = mnist_cnn(args.seed)
+        model.loss = loss_obj
+        return model
+    hidden = [int(h) for h in args.hidden.split(",") if h.strip()]
+    return mlp(int(np.prod(sample_shape)), hidden, outputs, args.activation, args.init or
+               "scaled_normal", args.dropout, args.seed, loss_obj, names)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    backend.set_backend(args.backend)
+    for key, value in DEFAULTS[args.dataset].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if args.model is None:
+        args.model = "cnn" if args.dataset == "mnist" else "mlp"
+    load_start = time.perf_counter()
+    (x_train, y_train), (x_test, y_test), names, info = _load_data(args)
+    model = _build_model(args, x_train.shape[1:], names)
+    lr = args.lr or DEFAULT_LR[args.optimizer]
+    optimizer = Adam(lr) if args.optimizer == "adam" else SGD(lr, momentum=args.momentum)
+    schedule = cosine(warmup=0.02) if args.schedule == "cosine" else constant
+    batch_size = len(x_train) if args.batch_size == "full" else int(args.batch_size)
+    print(f"{args.dataset}: {len(x_train):,} training, {len(x_test):,} test images of "
+          f"{x_train.shape[1:]}, {len(names)} classes (loaded in "
+          f"{time.perf_counter() - load_start:.1f}s); backend {args.backend}")
+    print(model.summary())
+    print(f"{args.optimizer} lr {lr:g}, {args.schedule} schedule, batch {batch_size}, "
+          f"{args.epochs} epochs, loss {model.loss.name} (l2 {model.loss.l2:g}), seed {args.seed}")
+
+    every = max(1, args.epochs // 20)
+
+    def report(epoch: int, history: dict) -> None:
+        if (epoch + 1) % every == 0 or epoch + 1 == args.epochs:
+            print(f"epoch {epoch + 1}: train loss {history['loss'][-1]:.4f}, test accuracy "
+                  f"{history['val_accuracy'][-1]:.2%} ({history['seconds'][-1]:.1f}s)")
+
+    start = time.perf_counter()
+    age_at_start = process_seconds()
+    history = model.fit(x_train, y_train, optimizer=optimizer, epochs=args.epochs,
+                        batch_size=batch_size, validation_data=(x_test, y_test),
+                        seed=args.seed, progress=not args.quiet, schedule=schedule,
+                        on_epoch_end=report)
+    wall = time.perf_counter() - start
+    first_batch = age_at_start + history.get("first_batch_seconds", 0.0)
+    print(f"first batch finished {first_batch:.1f}s after the process started "
+          f"(imports, data, Numba compile or cache load)")
+    pred = model.predict_labels(x_test)
+    result = metrics.classification_report(y_test, pred, names)
+    recall = [c["recall"] for c in result["classes"]]
+    label = "digit" if args.dataset == "mnist" else "class"
+    print(f"per-{label} recall: " + "  ".join(f"{n}: {r:.1%}" for n, r in zip(names, recall)))
+    print(f"test accuracy {result['accuracy']:.2%}; training wall time {wall:.1f}s")
+    out = Path(args.out or f"runs/{args.dataset}")
+    summary = {
+        "test_accuracy": result["accuracy"], "per_class_recall": recall,
+        "wall_seconds": wall, "first_batch_after_start_seconds": first_batch,
+        "history": history, "backend": args.backend, "optimizer": optimizer.config(),
+        "schedule": args.schedule, "batch_size": batch_size, "epochs": args.epochs,
+        "seed": args.seed, "report": result,
+    }
+    name = f"{args.dataset}_{args.model}"
+    path = model.save(out / f"{name}.npz", metadata={"data": info, "summary": summary})
+    (out / "report.json").write_text(json.dumps(summary, indent=2))
+    print(f"saved {path} and {out / 'report.json'}")
+    if args.plots:
+        from . import plots
+
+        title = f"{args.dataset} {args.model}"
+        for p in (plots.training_curves(history, Path(args.plots) / "curves.png", title),
+                  plots.recall_bars(recall, names, Path(args.plots) / "recall.png"),
+                  plots.confusion_matrix(np.array(result["confusion_matrix"]), names,
+                                         Path(args.plots) / "confusion.png")):
+            print(f"wrote {p}")
+    return 0
+
+
+def _test_split(model: Sequential, data_dir: str | None):
+    """The test images a saved model was evaluated on (its metadata says where they came from)."""
+    info = model.metadata.get("data", {"kind": "mnist"})
+    if info["kind"] == "mnist":
+        return datasets.mnist(data_dir)[1]
+    root = data_dir or info["root"]
+    _, test, names = datasets.image_folder(root, tuple(info["input"]["size"]),
+                                           info["input"]["mode"], info["test_fraction"],
+                                           info["seed"])
+    if model.class_names and names != model.class_names:
+        raise SystemExit(f"{root} has classes {names}, the model was trained on "
+                         f"{model.class_names}")
+    return test
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    model = load(args.model)
+    x_test, y_test = _test_split(model, args.data)
+    loss, acc = model.evaluate(x_test, y_test)
+    names = model.class_names or [str(i) for i in range(int(y_test.max()) + 1)]
+    recall = per_class_recall(y_test, model.predict_labels(x_test), len(names))
+    print(f"{args.model}: test loss {loss:.4f}, test accuracy {acc:.2%}")
+    print("per-class recall: " + "  ".join(f"{n}: {r:.1%}" for n, r in zip(names, recall)))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    model = load(args.model)
+    x_test, y_test = _test_split(model, args.data)
+    names = model.class_names or [str(i) for i in range(int(y_test.max()) + 1)]
+    result = metrics.classification_report(y_test, model.predict_labels(x_test), names)
+    print(f"{args.model} on {len(y_test):,} test images")
+    print(metrics.format_report(result))
+    return 0
+
+
+def read_image(path: Path, shape: tuple[int, int], mode: str = "gray") -> np.ndarray:
+    """A .npy array or an image file (Pillow) as float32 (1, C, H, W) in [0, 1]."""
+    if path.suffix == ".npy":
+        a = np.load(path, allow_pickle=False).astype(np.float32)
+        if a.max() > 1:
+            a = a / 255
+        if a.ndim == 2:
+            a = a[None]
+        if a.shape[-2:] != shape:
+            raise SystemExit(f"{path}: array is {a.shape[-2]}x{a.shape[-1]}, the model takes "
+                             f"{shape[0]}x{shape[1]}")
+        return a.reshape(1, -1, *shape)
+    try:
+        return datasets.read_image(path, shape, mode)[None]
+    except ImportError as e:
+        raise SystemExit(str(e)) from None
+    except OSError as e:
+        raise SystemExit(f"{path}: not a readable image ({e})") from None
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    model = load(args.model)
+    spec = model.metadata.get("data", {}).get("input", {"size": [28, 28], "mode": "gray"})
+    x = read_image(Path(args.image), tuple(spec["size"]), spec["mode"])
+    probs = model.predict(x)[0]
+    k = int(np.argmax(probs))
+    names = model.class_names or [str(i) for i in range(len(probs))]
+    print(f"{names[k]}: {probs[k]:.1%}")
+    return 0
 
 
 def process_seconds() -> float:
@@ -57,97 +250,6 @@ def process_seconds() -> float:
 
 
 _IMPORTED = time.perf_counter()
-
-
-def cmd_train(args: argparse.Namespace) -> int:
-    backend.set_backend(args.backend)
-    load_start = time.perf_counter()
-    (x_train, y_train), (x_test, y_test) = datasets.mnist(args.data)
-    if args.limit:
-        x_train, y_train = x_train[: args.limit], y_train[: args.limit]
-    model = mnist_cnn(args.seed)
-    optimizer = _optimizer(args.optimizer, args.lr)
-    schedule = cosine(warmup=0.02) if args.schedule == "cosine" else constant
-    print(f"MNIST: {len(x_train):,} training, {len(x_test):,} test images "
-          f"(loaded in {time.perf_counter() - load_start:.1f}s); backend {args.backend}")
-    print(model.summary())
-    print(f"{args.optimizer} lr {optimizer.lr:g}, {args.schedule} schedule, batch "
-          f"{args.batch_size}, {args.epochs} epochs, seed {args.seed}")
-
-    def report(epoch: int, history: dict) -> None:
-        print(f"epoch {epoch + 1}: train loss {history['loss'][-1]:.4f}, test accuracy "
-              f"{history['val_accuracy'][-1]:.2%} ({history['seconds'][-1]:.1f}s)")
-
-    start = time.perf_counter()
-    age_at_start = process_seconds()
-    history = model.fit(x_train, y_train, optimizer=optimizer, epochs=args.epochs,
-                        batch_size=args.batch_size, validation_data=(x_test, y_test),
-                        seed=args.seed, progress=not args.quiet, schedule=schedule,
-                        on_epoch_end=report)
-    wall = time.perf_counter() - start
-    first_batch = age_at_start + history["first_batch_seconds"]
-    print(f"first batch finished {first_batch:.1f}s after the process started "
-          f"(imports, data, Numba compile or cache load)")
-    pred = model.predict_labels(x_test)
-    recall = per_class_recall(y_test, pred, 10)
-    print("per-digit recall: " + "  ".join(f"{d}: {r:.1%}" for d, r in enumerate(recall)))
-    print(f"test accuracy {np.mean(pred == y_test):.2%}; training wall time {wall:.1f}s")
-    out = Path(args.out)
-    result = {
-        "test_accuracy": float(np.mean(pred == y_test)), "per_digit_recall": recall,
-        "wall_seconds": wall, "first_batch_after_start_seconds": first_batch,
-        "history": history, "backend": args.backend,
-        "optimizer": optimizer.config(), "schedule": args.schedule,
-        "batch_size": args.batch_size, "epochs": args.epochs, "seed": args.seed,
-    }
-    path = model.save(out / "mnist_cnn.npz", metadata={"dataset": "mnist", **result})
-    (out / "report.json").write_text(json.dumps(result, indent=2))
-    print(f"saved {path} and {out / 'report.json'}")
-    return 0
-
-
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    model = load(args.model)
-    _, (x_test, y_test) = datasets.mnist(args.data)
-    loss, acc = model.evaluate(x_test, y_test)
-    recall = per_class_recall(y_test, model.predict_labels(x_test), 10)
-    print(f"{args.model}: test loss {loss:.4f}, test accuracy {acc:.2%}")
-    print("per-digit recall: " + "  ".join(f"{d}: {r:.1%}" for d, r in enumerate(recall)))
-    return 0
-
-
-def read_image(path: Path, shape: tuple[int, int]) -> np.ndarray:
-    """A .npy array or an image file (Pillow) as float32 (1, C, H, W) in [0, 1]."""
-    if path.suffix == ".npy":
-        a = np.load(path, allow_pickle=False).astype(np.float32)
-        if a.max() > 1:
-            a = a / 255
-    else:
-        try:
-            from PIL import Image
-        except ImportError:
-            raise SystemExit("reading images needs Pillow: pip install 'fastnn[images]'") from None
-        try:
-            with Image.open(path) as im:
-                a = np.asarray(im.convert("L").resize(shape[::-1]), dtype=np.float32) / 255
-        except OSError as e:
-            raise SystemExit(f"{path}: not a readable image ({e})") from None
-    if a.ndim == 2:
-        a = a[None]
-    if a.shape[-2:] != shape:
-        raise SystemExit(f"{path}: image is {a.shape[-2]}x{a.shape[-1]}, the model takes "
-                         f"{shape[0]}x{shape[1]}")
-    return a.reshape(1, -1, *shape)
-
-
-def cmd_predict(args: argparse.Namespace) -> int:
-    model = load(args.model)
-    x = read_image(Path(args.image), (28, 28))
-    probs = model.predict(x)[0]
-    k = int(np.argmax(probs))
-    names = model.class_names or [str(i) for i in range(len(probs))]
-    print(f"{names[k]}: {probs[k]:.1%}")
-    return 0
 
 
 def cmd_compat_measure(args: argparse.Namespace) -> int:
@@ -185,29 +287,52 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fastnn", description="fastnn: neural nets in Numba")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    train = sub.add_parser("train", help="train a model")
-    train.add_argument("dataset", choices=["mnist"])
-    train.add_argument("--epochs", type=int, default=2)
-    train.add_argument("--batch-size", type=int, default=32)
+    train = sub.add_parser("train", help="train a model on MNIST or on a folder of images",
+                           description="Defaults: mnist trains the CNN with Adam (lr 2e-3), a "
+                           "cosine schedule, batch 32, 2 epochs; folder trains an MLP with SGD "
+                           "(lr 0.05), full-batch, 100 epochs.")
+    train.add_argument("dataset", choices=["mnist", "folder"])
+    train.add_argument("dir", nargs="?", help="for folder: one subfolder of images per class")
+    train.add_argument("--model", choices=["cnn", "mlp"], help="cnn (MNIST) or mlp")
+    train.add_argument("--hidden", default="20,7,5", help="mlp hidden widths (default 20,7,5)")
+    train.add_argument("--activation", choices=list(ACTIVATIONS), default="relu")
+    train.add_argument("--init", choices=list(init_mod.INITIALIZERS), help="mlp weights "
+                       "(default scaled_normal: std 1/sqrt(fan-in))")
+    train.add_argument("--dropout", type=float, default=0.0, help="after each hidden layer")
+    train.add_argument("--loss", default="auto", choices=["auto", *losses.LOSSES],
+                       help="auto: one sigmoid output for two classes with mlp, else softmax")
+    train.add_argument("--l2", type=float, default=0.0, help="L2 lambda: lambda/(2m) sum w^2")
+    train.add_argument("--size", type=int, default=64, help="folder: images resized to NxN")
+    train.add_argument("--mode", choices=["rgb", "gray"], default="rgb")
+    train.add_argument("--test-fraction", type=float, default=0.2)
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--batch-size", help="an integer, or 'full' for batch gradient descent")
     train.add_argument("--lr", type=float, default=None,
                        help="learning rate (default 2e-3 for adam, 0.05 for sgd)")
-    train.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
-    train.add_argument("--schedule", choices=["cosine", "constant"], default="cosine")
+    train.add_argument("--optimizer", choices=["adam", "sgd"])
+    train.add_argument("--momentum", type=float, default=0.0, help="for sgd")
+    train.add_argument("--schedule", choices=["cosine", "constant"])
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--backend", choices=list(backend.BACKENDS), default="numba")
-    train.add_argument("--data", help="directory with the four MNIST files (else "
+    train.add_argument("--data", help="mnist: directory with the four MNIST files (else "
                        "$FASTNN_DATA/mnist or the download cache)")
-    train.add_argument("--out", default="runs/mnist", help="where the model and report go")
+    train.add_argument("--out", help="where the model and report go (default runs/DATASET)")
+    train.add_argument("--plots", help="write curves.png, recall.png, confusion.png here")
     train.add_argument("--limit", type=int, help="train on the first N training images only")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=cmd_train)
 
-    evaluate = sub.add_parser("evaluate", help="test accuracy of a saved MNIST model")
+    evaluate = sub.add_parser("evaluate", help="test loss and accuracy of a saved model")
     evaluate.add_argument("model")
-    evaluate.add_argument("--data")
+    evaluate.add_argument("--data", help="the MNIST files or the image folder, if moved")
     evaluate.set_defaults(func=cmd_evaluate)
 
-    predict = sub.add_parser("predict", help="classify one image (PNG or .npy)")
+    report = sub.add_parser("report", help="precision, recall and F1 per class of a saved model")
+    report.add_argument("model")
+    report.add_argument("--data", help="the MNIST files or the image folder, if moved")
+    report.set_defaults(func=cmd_report)
+
+    predict = sub.add_parser("predict", help="classify one image (PNG, JPEG... or .npy)")
     predict.add_argument("model")
     predict.add_argument("image")
     predict.set_defaults(func=cmd_predict)
@@ -232,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as e:  # our errors name the problem; no traceback
+    except (ValueError, FileNotFoundError, ImportError) as e:  # they name the problem
         print(f"fastnn: error: {e}", file=sys.stderr)
         return 1
 

@@ -240,3 +240,97 @@ def fashion_mnist(root: str | os.PathLike | None = None, download: bool = True,
                   normalize: str = "scale", mirrors: tuple[str, ...] | None = None):
     """Fashion-MNIST, in the same form as :func:`mnist`; class names in FASHION_MNIST.classes."""
     return load_idx_dataset(FASHION_MNIST, root, download, normalize, mirrors)
+
+
+# --- image folders -----------------------------------------------------------------------------
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm",
+                  ".pgm"}
+
+
+def _pillow():
+    try:
+        from PIL import Image
+    except ImportError:
+        raise ImportError("reading image folders needs Pillow: pip install 'fastnn[images]'") \
+            from None
+    return Image
+
+
+def read_image(path: str | os.PathLike, size: tuple[int, int], mode: str = "rgb") -> np.ndarray:
+    """One image file as float32 (C, h, w) in [0, 1]: decoded, converted and resized (Pillow)."""
+    image_mod = _pillow()
+    if mode not in ("rgb", "gray"):
+        raise ValueError(f"mode must be 'rgb' or 'gray', got {mode!r}")
+    h, w = size
+    with image_mod.open(path) as im:
+        im = im.convert("RGB" if mode == "rgb" else "L")
+        if im.size != (w, h):
+            im = im.resize((w, h), image_mod.Resampling.BILINEAR)
+        a = np.asarray(im, dtype=np.float32) / np.float32(255)
+    return a.transpose(2, 0, 1) if mode == "rgb" else a[None]
+
+
+def image_folder(root: str | os.PathLike, size: tuple[int, int] | int = (64, 64),
+                 mode: str = "rgb", test_fraction: float = 0.2, seed: int = 0,
+                 progress: bool | None = None):
+    """A folder with one subfolder of images per class -> ``(x_train, y_train), (x_test,
+    y_test), class_names``.
+
+    Images are float32 (N, C, h, w) in [0, 1] (C = 3 for ``mode="rgb"``, 1 for ``"gray"``),
+    resized to ``size``; labels are int64 indices into ``class_names`` (the subfolder names,
+    sorted). Each class is split on its own, so both parts hold every class. Files that are not
+    readable images are skipped with one warning that lists them; a class folder without images
+    is an error. A progress bar shows when there are more than 500 files.
+    """
+    import warnings
+
+    from .progress import Progress
+
+    image_mod = _pillow()
+    root = Path(root)
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    if not root.is_dir():
+        raise DataError(f"{root}: no such folder")
+    if not 0 <= test_fraction < 1:
+        raise ValueError(f"test_fraction must be in [0, 1), got {test_fraction}")
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not classes:
+        raise DataError(f"{root}: no class subfolders (expected one folder of images per class)")
+    files = {c: sorted(p for p in (root / c).rglob("*") if p.is_file()
+                       and not p.name.startswith(".")) for c in classes}
+    total = sum(len(v) for v in files.values())
+    bar = Progress(total, f"loading {root.name}", unit="img",
+                   enabled=total > 500 if progress is None else progress)
+    images: dict[str, list[np.ndarray]] = {c: [] for c in classes}
+    skipped = []
+    for c in classes:
+        for path in files[c]:
+            try:
+                images[c].append(read_image(path, size, mode))
+            except (OSError, ValueError, image_mod.DecompressionBombError):
+                skipped.append(path)
+            bar.update()
+    bar.close()
+    if skipped:
+        listed = "\n  ".join(str(p) for p in skipped)
+        warnings.warn(f"skipped {len(skipped)} file(s) that are not readable images:\n  {listed}",
+                      stacklevel=2)
+    empty = [str(root / c) for c in classes if not images[c]]
+    if empty:
+        raise DataError(f"no readable images in {', '.join(empty)}")
+    rng = np.random.default_rng(seed)
+    parts: dict[str, list] = {"xtr": [], "ytr": [], "xte": [], "yte": []}
+    for k, c in enumerate(classes):
+        x = np.stack(images[c])
+        order = rng.permutation(len(x))
+        n_test = int(round(len(x) * test_fraction))
+        parts["xte"].append(x[order[:n_test]])
+        parts["xtr"].append(x[order[n_test:]])
+        parts["yte"].append(np.full(n_test, k, np.int64))
+        parts["ytr"].append(np.full(len(x) - n_test, k, np.int64))
+    out = {k: np.concatenate(v) for k, v in parts.items()}
+    for a, b in (("xtr", "ytr"), ("xte", "yte")):  # shuffle classes together
+        order = rng.permutation(len(out[a]))
+        out[a], out[b] = out[a][order], out[b][order]
+    return (out["xtr"], out["ytr"]), (out["xte"], out["yte"]), classes

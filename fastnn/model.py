@@ -117,15 +117,26 @@ class Sequential:
         logits = self.forward(x, training)
         loss, dlogits = self.loss(logits, y)
         self.backward(dlogits)
-        loss = float(loss)
         if self.loss.l2:
             lam_m = self.loss.l2 / x.shape[0]
-            for layer in self.layers:
-                if "w" in layer.params:
-                    w = layer.params["w"]
-                    loss += 0.5 * lam_m * float(np.sum(w.astype(np.float64) ** 2))
-                    layer.grads["w"] = layer.grads["w"] + w.dtype.type(lam_m) * w
-        return loss, logits
+            for w, layer in self._weights():
+                layer.grads["w"] = layer.grads["w"] + w.dtype.type(lam_m) * w
+        return float(loss) + self._l2_penalty(x.shape[0]), logits
+
+    def objective(self, x: np.ndarray, y: np.ndarray) -> float:
+        """The loss that training minimizes (L2 penalty included), in evaluation mode."""
+        x = self._input(x)
+        return float(self.loss(self.forward(x), y)[0]) + self._l2_penalty(x.shape[0])
+
+    def _weights(self):
+        return [(layer.params["w"], layer) for layer in self.layers if "w" in layer.params]
+
+    def _l2_penalty(self, m: int) -> float:
+        """lambda/(2m) * sum of squared weights (biases excluded)."""
+        if not self.loss.l2:
+            return 0.0
+        total = sum(float(np.sum(w.astype(np.float64) ** 2)) for w, _ in self._weights())
+        return 0.5 * self.loss.l2 / m * total
 
     # --- training ------------------------------------------------------------------------------
 

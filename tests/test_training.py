@@ -26,7 +26,7 @@ def test_cli_train_evaluate_predict(data_root, tmp_path, capsys):
     assert "epoch 1: train loss" in text and "per-digit recall: 0:" in text
     report = json.loads((out / "report.json").read_text())
     assert report["test_accuracy"] > 0.9
-    assert len(report["per_digit_recall"]) == 10
+    assert len(report["per_class_recall"]) == 10
 
     model_path = out / "mnist_cnn.npz"
     assert main(["evaluate", str(model_path), "--data", str(data_root / "mnist")]) == 0
