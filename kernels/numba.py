@@ -247,23 +247,35 @@ def _wide_backward_one(g, xf, w2, width, kh, kw, length, need_dx, dxf, dw):
     f_count, taps = w2.shape[0], w2.shape[1]
     zero = xf.dtype.type(0)
     t = 0
-    while t + 8 <= taps:  # dw[f, t] = <g[f], tap t>: 8 taps of one filter per pass
+    while t + 8 <= taps:  # dw[f, t] = <g[f], tap t>: 8 taps of two filters per pass
         s0, s1, s2, s3, s4, s5, s6, s7 = _taps8(xf, t, kh, kw, width, length)
-        for fi in range(f_count):
-            gf = g[fi]
+        for fi in range(0, f_count, 2):
+            fj = min(fi + 1, f_count - 1)  # an odd last filter is computed twice
+            ga, gb = g[fi], g[fj]
             a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = zero
+            b0 = b1 = b2 = b3 = b4 = b5 = b6 = b7 = zero
             for j in range(length):
-                q = gf[j]
-                a0 += q * s0[j]
-                a1 += q * s1[j]
-                a2 += q * s2[j]
-                a3 += q * s3[j]
-                a4 += q * s4[j]
-                a5 += q * s5[j]
-                a6 += q * s6[j]
-                a7 += q * s7[j]
-            dw[fi, t], dw[fi, t + 1], dw[fi, t + 2], dw[fi, t + 3] = a0, a1, a2, a3
-            dw[fi, t + 4], dw[fi, t + 5], dw[fi, t + 6], dw[fi, t + 7] = a4, a5, a6, a7
+                p, q = ga[j], gb[j]
+                x0, x1, x2, x3 = s0[j], s1[j], s2[j], s3[j]
+                x4, x5, x6, x7 = s4[j], s5[j], s6[j], s7[j]
+                a0 += p * x0
+                a1 += p * x1
+                a2 += p * x2
+                a3 += p * x3
+                a4 += p * x4
+                a5 += p * x5
+                a6 += p * x6
+                a7 += p * x7
+                b0 += q * x0
+                b1 += q * x1
+                b2 += q * x2
+                b3 += q * x3
+                b4 += q * x4
+                b5 += q * x5
+                b6 += q * x6
+                b7 += q * x7
+            dw[fi, t : t + 8] = (a0, a1, a2, a3, a4, a5, a6, a7)
+            dw[fj, t : t + 8] = (b0, b1, b2, b3, b4, b5, b6, b7)
         t += 8
     for tr in range(t, taps):
         xs = _tap(xf, tr, kh, kw, width, length)
@@ -679,29 +691,53 @@ def multiclass_hinge(logits: np.ndarray, labels: np.ndarray, margin: float = 1.0
 # --- optimizer updates (in place) --------------------------------------------------------------
 
 
-# Elementwise updates run under prange: besides using both cores, the parallel loop body is
-# what LLVM vectorizes here (the serial loop over four arrays stays scalar, 14x slower).
+# Updates of large arrays run under prange: besides using both cores, the parallel loop body
+# is what LLVM vectorizes here (the serial loop over four arrays stays scalar, 14x slower).
+# Small arrays (biases, small filters) take the serial loop: waking a thread costs more.
+PARALLEL_MIN = 16384
 
 
-@njit(cache=True, parallel=True, fastmath=FASTMATH)
-def _sgd(p, g, v, lr, momentum, weight_decay, use_velocity):
-    for i in prange(p.size):
-        gi = g[i] + weight_decay * p[i]
-        if use_velocity:
-            v[i] = momentum * v[i] + gi
-            gi = v[i]
-        p[i] -= lr * gi
+@njit(cache=True, inline="always", fastmath=FASTMATH)
+def _sgd_at(i, p, g, v, lr, momentum, weight_decay, use_velocity):
+    gi = g[i] + weight_decay * p[i]
+    if use_velocity:
+        v[i] = momentum * v[i] + gi
+        gi = v[i]
+    p[i] -= lr * gi
 
 
-@njit(cache=True, parallel=True, fastmath=FASTMATH)
-def _adam(p, g, m, v, step, beta1, beta2, eps, weight_decay, sqrt_c2):
-    """Constants arrive in p's dtype so the loop stays in that precision."""
+@njit(cache=True, inline="always", fastmath=FASTMATH)
+def _adam_at(i, p, g, m, v, step, beta1, beta2, eps, weight_decay, sqrt_c2):
+    """Constants arrive in p's dtype so the arithmetic stays in that precision."""
     one = p.dtype.type(1)
+    gi = g[i] + weight_decay * p[i]
+    m[i] = beta1 * m[i] + (one - beta1) * gi
+    v[i] = beta2 * v[i] + (one - beta2) * gi * gi
+    p[i] -= step * m[i] / (np.sqrt(v[i]) / sqrt_c2 + eps)
+
+
+@njit(cache=True, parallel=True, fastmath=FASTMATH)
+def _sgd_parallel(p, g, v, lr, momentum, weight_decay, use_velocity):
     for i in prange(p.size):
-        gi = g[i] + weight_decay * p[i]
-        m[i] = beta1 * m[i] + (one - beta1) * gi
-        v[i] = beta2 * v[i] + (one - beta2) * gi * gi
-        p[i] -= step * m[i] / (np.sqrt(v[i]) / sqrt_c2 + eps)
+        _sgd_at(i, p, g, v, lr, momentum, weight_decay, use_velocity)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _sgd_serial(p, g, v, lr, momentum, weight_decay, use_velocity):
+    for i in range(p.size):
+        _sgd_at(i, p, g, v, lr, momentum, weight_decay, use_velocity)
+
+
+@njit(cache=True, parallel=True, fastmath=FASTMATH)
+def _adam_parallel(p, g, m, v, step, beta1, beta2, eps, weight_decay, sqrt_c2):
+    for i in prange(p.size):
+        _adam_at(i, p, g, m, v, step, beta1, beta2, eps, weight_decay, sqrt_c2)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _adam_serial(p, g, m, v, step, beta1, beta2, eps, weight_decay, sqrt_c2):
+    for i in range(p.size):
+        _adam_at(i, p, g, m, v, step, beta1, beta2, eps, weight_decay, sqrt_c2)
 
 
 def sgd_update(param: np.ndarray, grad: np.ndarray, velocity: np.ndarray | None, lr: float,
@@ -714,8 +750,9 @@ def sgd_update(param: np.ndarray, grad: np.ndarray, velocity: np.ndarray | None,
         raise ValueError("sgd_update with momentum needs a velocity array")
     dt = param.dtype.type
     v = param.reshape(-1) if velocity is None else velocity.reshape(-1)
-    _sgd(param.reshape(-1), grad.reshape(-1), v, dt(lr), dt(momentum), dt(weight_decay),
-         velocity is not None)
+    update = _sgd_parallel if param.size >= PARALLEL_MIN else _sgd_serial
+    update(param.reshape(-1), grad.reshape(-1), v, dt(lr), dt(momentum), dt(weight_decay),
+           velocity is not None)
 
 
 def adam_update(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, t: int,
@@ -728,6 +765,7 @@ def adam_update(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarra
     beta1, beta2 = c.number("beta1", beta1), c.number("beta2", beta2)
     weight_decay = c.number("weight_decay", weight_decay)
     dt = param.dtype.type
-    _adam(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
-          dt(lr / (1 - beta1**t)), dt(beta1), dt(beta2), dt(eps), dt(weight_decay),
-          dt(math.sqrt(1 - beta2**t)))
+    update = _adam_parallel if param.size >= PARALLEL_MIN else _adam_serial
+    update(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
+           dt(lr / (1 - beta1**t)), dt(beta1), dt(beta2), dt(eps), dt(weight_decay),
+           dt(math.sqrt(1 - beta2**t)))

@@ -202,11 +202,12 @@ def test_binary_cross_entropy(dtype):
                                **TOL[dtype])
 
 
+@pytest.mark.parametrize("size", [20, 40000])  # serial and parallel loops
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("momentum,wd", [(0.0, 0.0), (0.9, 0.0), (0.9, 1e-2), (0.0, 1e-2)])
-def test_sgd_update(momentum, wd, dtype):
+def test_sgd_update(momentum, wd, dtype, size):
     rng = np.random.default_rng(10)
-    p1 = rng.standard_normal((5, 4)).astype(dtype)
+    p1 = rng.standard_normal((size // 4, 4)).astype(dtype)
     v1 = rng.standard_normal(p1.shape).astype(dtype) if momentum else None
     p2, v2 = p1.copy(), None if v1 is None else v1.copy()
     for _ in range(3):
@@ -218,11 +219,12 @@ def test_sgd_update(momentum, wd, dtype):
         close(v2, v1, dtype)
 
 
+@pytest.mark.parametrize("size", [17, 40000])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("wd", [0.0, 1e-2])
-def test_adam_update(wd, dtype):
+def test_adam_update(wd, dtype, size):
     rng = np.random.default_rng(11)
-    p1 = rng.standard_normal(17).astype(dtype)
+    p1 = rng.standard_normal(size).astype(dtype)
     m1, v1 = np.zeros_like(p1), np.zeros_like(p1)
     p2, m2, v2 = p1.copy(), m1.copy(), v1.copy()
     for t in range(1, 5):
