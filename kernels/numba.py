@@ -19,6 +19,29 @@ from . import _checks as c
 # Let LLVM reorder sums so dot products vectorize; keep NaN/inf semantics intact.
 FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 
+
+
+@njit(cache=True, inline="always", fastmath=FASTMATH)
+def _add_combination(dst, coefs, rows):
+    """dst += coefs @ rows[:, :len(dst)], eight rows per pass over dst: one load and store of
+    dst serve eight multiply-adds, where a row at a time would be bound by the stores."""
+    n, r_count = dst.size, coefs.size
+    r = 0
+    while r + 8 <= r_count:
+        r0, r1, r2, r3 = rows[r], rows[r + 1], rows[r + 2], rows[r + 3]
+        r4, r5, r6, r7 = rows[r + 4], rows[r + 5], rows[r + 6], rows[r + 7]
+        c0, c1, c2, c3 = coefs[r], coefs[r + 1], coefs[r + 2], coefs[r + 3]
+        c4, c5, c6, c7 = coefs[r + 4], coefs[r + 5], coefs[r + 6], coefs[r + 7]
+        for j in range(n):
+            dst[j] += (c0 * r0[j] + c1 * r1[j] + c2 * r2[j] + c3 * r3[j]
+                       + c4 * r4[j] + c5 * r5[j] + c6 * r6[j] + c7 * r7[j])
+        r += 8
+    for rr in range(r, r_count):
+        c, row = coefs[rr], rows[rr]
+        for j in range(n):
+            dst[j] += c * row[j]
+
+
 # --- dense -------------------------------------------------------------------------------------
 
 
@@ -36,24 +59,17 @@ def _dense_forward(x, w, b, y):
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH)
 def _dense_backward(dy, x, w, dx, dw, db):
-    n, k = x.shape
-    m = w.shape[0]
-    for i in prange(n):  # dx = dy @ w, one row per sample
-        for j in range(k):
-            dx[i, j] = 0
-        for o in range(m):
-            g = dy[i, o]
-            for j in range(k):
-                dx[i, j] += g * w[o, j]
-    for o in prange(m):  # dw = dy.T @ x, one row per output unit, summed in batch order
+    n, m = dy.shape
+    dyt = np.ascontiguousarray(dy.T)  # (out, N): coefficients for dw
+    for i in prange(n):  # dx[i] = dy[i] @ w
+        dx[i] = 0
+        _add_combination(dx[i], dy[i], w)
+    for o in prange(m):  # dw[o] = dy[:, o] @ x, summed in batch order
+        dw[o] = 0
+        _add_combination(dw[o], dyt[o], x)
         acc = 0.0
-        for j in range(k):
-            dw[o, j] = 0
         for i in range(n):
-            g = dy[i, o]
-            acc += g
-            for j in range(k):
-                dw[o, j] += g * x[i, j]
+            acc += dyt[o, i]
         db[o] = acc
 
 
@@ -287,21 +303,8 @@ def _wide_backward_one(g, xf, w2, width, kh, kw, length, need_dx, dxf, dw):
     if not need_dx:
         return
     dxf[:] = 0
-    for t in range(taps):  # dx[tap t] += sum_f w[f, t] * g[f]: 8 filters per pass
-        dxs = _tap(dxf, t, kh, kw, width, length)
-        fi = 0
-        while fi + 8 <= f_count:
-            g0, g1, g2, g3, g4, g5, g6, g7 = g[fi], g[fi + 1], g[fi + 2], g[fi + 3], g[
-                fi + 4], g[fi + 5], g[fi + 6], g[fi + 7]
-            u0, u1, u2, u3, u4, u5, u6, u7 = w2[fi : fi + 8, t]
-            for j in range(length):
-                dxs[j] += (u0 * g0[j] + u1 * g1[j] + u2 * g2[j] + u3 * g3[j] + u4 * g4[j]
-                           + u5 * g5[j] + u6 * g6[j] + u7 * g7[j])
-            fi += 8
-        for fr in range(fi, f_count):
-            gf, u = g[fr], w2[fr, t]
-            for j in range(length):
-                dxs[j] += u * gf[j]
+    for t in range(taps):  # dx[tap t] += sum_f w[f, t] * g[f]
+        _add_combination(_tap(dxf, t, kh, kw, width, length), w2[:, t], g)
 
 
 @njit(cache=True, parallel=True)
@@ -335,14 +338,17 @@ def _conv2d_backward_s1(dy, x, w2, kh, kw, need_dx, dx, dw_per):
         _wide_backward_one(g, xf[i], w2, width, kh, kw, length, need_dx, dxf[i], dw_per[i])
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FASTMATH)
 def _bias_grad(dy, db):
-    """db[f] = sum of dy (N, F, OH, OW) over all but F, in a fixed order."""
-    for fi in range(dy.shape[1]):
+    """db[f] = sum of dy (N, F, OH, OW) over all but F, in float64 (vectorized: reassoc)."""
+    n, f_count = dy.shape[0], dy.shape[1]
+    flat = dy.reshape(n, f_count, -1)
+    for fi in range(f_count):
         acc = 0.0
-        for i in range(dy.shape[0]):
-            for v in dy[i, fi].ravel():
-                acc += v
+        for i in range(n):
+            row = flat[i, fi]
+            for q in range(row.size):
+                acc += row[q]
         db[fi] = acc
 
 
