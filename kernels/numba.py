@@ -5,6 +5,11 @@ arrays to an ``@njit(cache=True)`` body. Work that pays for two threads (convolu
 pooling over the batch, dense layers over rows) uses ``prange`` with one output slice per
 iteration, so results never depend on the number of threads. Reductions over the batch (weight
 gradients) are summed per sample and then added in batch order, which keeps them deterministic.
+
+Convolution with stride 1 works on "wide" shifted rows of each image and never builds the
+im2col matrix (see the comment above ``_taps8``); other strides go through per-sample im2col.
+The inner loops are arranged so that every load and store of an accumulator row serves eight
+multiply-adds (``_add_combination`` and the tap loops), which is what makes them fast.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ from . import _checks as c
 
 # Let LLVM reorder sums so dot products vectorize; keep NaN/inf semantics intact.
 FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
-
 
 
 @njit(cache=True, inline="always", fastmath=FASTMATH)
@@ -187,13 +191,8 @@ def _conv2d_backward(dy, x, w2, kh, kw, stride, padding, oh, ow, need_dx, dx, dw
         if need_dx:
             # dcols = w2.T @ dy[i], reusing the cols buffer, then folded back onto dx[i]
             for ki in range(k):
-                drow = cols[ki]
-                drow[:] = 0
-                for fi in range(f):
-                    wk = w2[fi, ki]
-                    grow = g[fi]
-                    for q in range(p):
-                        drow[q] += wk * grow[q]
+                cols[ki] = 0
+                _add_combination(cols[ki], w2[:, ki], g)
             _col2im_one(cols, kh, kw, stride, padding, oh, ow, dx[i])
 
 
