@@ -55,3 +55,20 @@ def test_python_dash_m_fastnn():
     result = subprocess.run([sys.executable, "-m", "fastnn", "--help"], capture_output=True,
                             text=True, check=True)
     assert "train" in result.stdout and "predict" in result.stdout
+
+
+def test_fastnn_bench_quick_writes_json(tmp_path, capsys, monkeypatch):
+    from fastnn import benchmarks
+
+    monkeypatch.setattr(benchmarks, "torch_available", lambda: False)  # fastnn alone here
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--quick", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "| conv2 backward |" in text and "| train step, batch 32 |" in text
+    result = json.loads(out.read_text())
+    names = [row["case"] for row in result["kernels"]]
+    assert len(names) == len(benchmarks.KERNEL_CASES)
+    for row in result["kernels"]:  # structure only: speed is for benchmarks, not tests
+        assert row["numba"] > 0 and row["reference"] > 0 and row["numba vs reference"] > 0
+    step = result["models"][0]
+    assert step["fastnn"] > 0 and step["reference"] > 0 and "pytorch" not in step
