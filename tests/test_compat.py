@@ -40,6 +40,15 @@ def test_convolution_and_its_backward(n_c, n_f, dim, f, s):
         same(got, want)
 
 
+def test_network_star_import_gives_every_function_of_the_page():
+    namespace = {}
+    exec("from fastnn.compat.network import *", namespace)
+    page = ["convolution", "maxpool", "softmax", "categoricalCrossEntropy", "convolutionBackward",
+            "maxpoolBackward", "extract_data", "extract_labels", "initializeFilter",
+            "initializeWeight", "nanargmax", "predict", "conv", "adamGD", "train", "np"]
+    assert [name for name in page if name not in namespace] == []
+
+
 def test_convolution_asserts_matching_channels():
     with pytest.raises(AssertionError):
         forward.convolution(np.zeros((2, 8, 8)), np.zeros((4, 3, 3, 3)), np.zeros((4, 1)))

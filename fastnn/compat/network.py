@@ -10,17 +10,14 @@ import tempfile
 
 import numpy as np
 
+# Like the reference's network module, this one re-exports forward, backward and utils, so
+# that `from fastnn.compat.network import *` gives a script every function it had.
 from fastnn.compat import _kernels
-from fastnn.compat.backward import _assign, convolutionBackward, maxpoolBackward
-from fastnn.compat.forward import categoricalCrossEntropy, convolution, maxpool, softmax
-from fastnn.compat.utils import (
-    _data_path,
-    _relu,
-    extract_data,
-    extract_labels,
-    initializeFilter,
-    initializeWeight,
-)
+from fastnn.compat.backward import *
+from fastnn.compat.backward import _assign
+from fastnn.compat.forward import *
+from fastnn.compat.utils import *
+from fastnn.compat.utils import _data_path, _forward, _relu
 from fastnn.kernels import numba as _k
 from fastnn.progress import Progress as _Progress
 
@@ -28,14 +25,7 @@ from fastnn.progress import Progress as _Progress
 def conv(image, label, params, conv_s, pool_f, pool_s):
     """Forward and backward pass on one image; label one-hot (num_classes, 1) -> (grads, loss)."""
     [f1, f2, w3, w4, b1, b2, b3, b4] = params
-    conv1 = _relu(convolution(image, f1, b1, conv_s))
-    conv2 = _relu(convolution(conv1, f2, b2, conv_s))
-    pooled = maxpool(conv2, pool_f, pool_s)
-    (nf2, dim2, _) = pooled.shape
-    fc = pooled.reshape((nf2 * dim2 * dim2, 1))
-    z = _relu(w3.dot(fc) + b3)
-    out = w4.dot(z) + b4
-    probs = softmax(out)
+    conv1, conv2, pooled, fc, z, probs = _forward(image, params, conv_s, pool_f, pool_s)
     loss = categoricalCrossEntropy(probs, label)
 
     dout = probs - label

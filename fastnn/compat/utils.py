@@ -53,16 +53,22 @@ def _relu(x):
     return x
 
 
-def predict(image, f1, f2, w3, w4, b1, b2, b3, b4, conv_s=1, pool_f=2, pool_s=2):
-    """Forward pass of the network on one image (n_c, dim, dim) -> (label, probability)."""
+def _forward(image, params, conv_s, pool_f, pool_s):
+    """The network on one image: every activation, as conv's backward pass needs them."""
+    [f1, f2, w3, w4, b1, b2, b3, b4] = params
     conv1 = _relu(convolution(image, f1, b1, conv_s))
     conv2 = _relu(convolution(conv1, f2, b2, conv_s))
     pooled = maxpool(conv2, pool_f, pool_s)
     (nf2, dim2, _) = pooled.shape
     fc = pooled.reshape((nf2 * dim2 * dim2, 1))
     z = _relu(w3.dot(fc) + b3)
-    out = w4.dot(z) + b4
-    probs = softmax(out)
+    probs = softmax(w4.dot(z) + b4)
+    return conv1, conv2, pooled, fc, z, probs
+
+
+def predict(image, f1, f2, w3, w4, b1, b2, b3, b4, conv_s=1, pool_f=2, pool_s=2):
+    """Forward pass of the network on one image (n_c, dim, dim) -> (label, probability)."""
+    probs = _forward(image, [f1, f2, w3, w4, b1, b2, b3, b4], conv_s, pool_f, pool_s)[-1]
     return np.argmax(probs), np.max(probs)
 
 
