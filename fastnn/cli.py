@@ -19,6 +19,7 @@ import numpy as np
 
 from . import backend, datasets, losses, metrics
 from . import init as init_mod
+from ._io import atomic_write_text
 from .layers import Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Sigmoid, Tanh
 from .model import Sequential, load
 from .optim import SGD, Adam, constant, cosine
@@ -156,7 +157,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     }
     name = f"{args.dataset}_{args.model}"
     path = model.save(out / f"{name}.npz", metadata={"data": info, "summary": summary})
-    (out / "report.json").write_text(json.dumps(summary, indent=2))
+    atomic_write_text(out / "report.json", json.dumps(summary, indent=2))
     print(f"saved {path} and {out / 'report.json'}")
     if args.plots:
         from . import plots
@@ -277,8 +278,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
           + ("" if b.torch_available() else " PyTorch is not installed: its columns are empty.")
           + "\n")
     print(b.format_table(result["models"], b.MODEL_COLUMNS))
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(result, indent=2))
+    atomic_write_text(args.json, json.dumps(result, indent=2))
     print(f"\nwrote {args.json}")
     return 0
 

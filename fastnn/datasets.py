@@ -11,13 +11,14 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from ._io import atomic_open
 
 IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
@@ -159,14 +160,8 @@ def download(spec: IdxSpec, folder: Path, mirrors: tuple[str, ...], timeout: flo
         except (urllib.error.URLError, OSError, DataError, ValueError) as e:
             failures.append(f"{url}: {getattr(e, 'reason', e)}")
             continue
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_open(target) as f:
+            f.write(data)
         return target
     raise DataError(f"could not download {spec.name}.gz; every mirror failed:\n  "
                     + "\n  ".join(failures))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Sequence
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import losses as losses_mod
+from ._io import atomic_open
 from ._malloc import retain_freed_memory
 from .layers import LAYERS, Layer, ShapeError
 from .optim import Adam, Optimizer, Schedule, constant
@@ -269,17 +269,8 @@ class Sequential:
         arrays = {f"layer{i}.{name}": p for i, layer in enumerate(self.layers)
                   for name, p in layer.params.items()}
         arrays["architecture"] = np.array(json.dumps(arch))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_open(path) as f:
+            np.savez(f, **arrays)
         return path
 
 

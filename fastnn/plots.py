@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._io import atomic_open
+
 
 def _pyplot():
     try:
@@ -91,8 +93,8 @@ def _class_ticks(set_ticks, names: list[str]) -> None:
 
 def _save(fig, path: str | Path) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    with atomic_open(path) as f:
+        fig.savefig(f, dpi=100, format="png")
     fig.clf()
     import matplotlib.pyplot as plt
 

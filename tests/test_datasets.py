@@ -140,3 +140,15 @@ def test_failed_download_leaves_nothing_and_names_file_and_mirrors(servers, tmp_
     assert f"{empty.url}train-images-idx3-ubyte.gz: HTTP 404" in msg
     assert f"{corrupt.url}train-images-idx3-ubyte.gz: checksum mismatch" in msg
     assert list((tmp_path / "cache" / "fastnn" / "mnist").iterdir()) == []
+
+
+def test_md5_only_verification_as_for_fashion_mnist():
+    """Fashion-MNIST publishes MD5 sums of its gzip files only: those must do on their own."""
+    from fastnn.datasets import FASHION_MNIST, IdxSpec, _verify
+
+    assert all(s.md5_gz and s.sha256 is None for s in FASHION_MNIST.files)
+    data = gzip.compress(idx_bytes(np.arange(6, dtype=np.uint8)))
+    spec = IdxSpec("x", (6,), md5_gz=hashlib.md5(data).hexdigest())
+    assert _verify(data, spec) == gzip.decompress(data)
+    with pytest.raises(DataError, match="checksum mismatch"):
+        _verify(data[:-1] + bytes([data[-1] ^ 1]), spec)

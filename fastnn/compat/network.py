@@ -4,11 +4,11 @@
 calling ``conv`` once per example; the summed gradients are the same.
 """
 
-import os
 import pickle
-import tempfile
 
 import numpy as np
+
+from fastnn._io import atomic_open as _atomic_open
 
 # Like the reference's network module, this one re-exports forward, backward and utils, so
 # that `from fastnn.compat.network import *` gives a script every function it had.
@@ -151,15 +151,8 @@ def train(num_classes=10, lr=0.01, beta1=0.95, beta2=0.99, img_dim=28, img_depth
 
 def _save_pickle(obj, path):
     """Pickles obj to path through a temporary file, so the old file survives a crash."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".params.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            pickle.dump(obj, file)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with _atomic_open(path) as file:
+        pickle.dump(obj, file)
 
 
 def measure(params_path, data_dir=None, num_images=10000):
