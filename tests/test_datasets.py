@@ -151,4 +151,6 @@ def test_md5_only_verification_as_for_fashion_mnist():
     spec = IdxSpec("x", (6,), md5_gz=hashlib.md5(data).hexdigest())
     assert _verify(data, spec) == gzip.decompress(data)
     with pytest.raises(DataError, match="checksum mismatch"):
+        _verify(gzip.compress(idx_bytes(np.arange(1, 7, dtype=np.uint8))), spec)
+    with pytest.raises(DataError, match="corrupted gzip"):
         _verify(data[:-1] + bytes([data[-1] ^ 1]), spec)
