@@ -151,7 +151,7 @@ STEPS_PER_EPOCH = 1875  # 60,000 images at batch 32
 
 def _fastnn_step(batch: int, backend: str):
     from .backend import use_backend
-    from .cli import mnist_cnn
+    from .models import mnist_cnn
     from .optim import Adam
 
     rng = np.random.default_rng(0)
@@ -232,7 +232,7 @@ def training_table(batch_sizes: tuple[int, ...] = (32, 128, 256), budget: float 
 
 def inference_row(n: int = 10000, budget: float = 2.0) -> dict:
     """Class probabilities for n 28x28 images in batches of 1000."""
-    from .cli import mnist_cnn
+    from .models import mnist_cnn
 
     x = np.random.default_rng(0).random((n, 1, 28, 28), dtype=np.float32)
     model = mnist_cnn()

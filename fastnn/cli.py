@@ -20,41 +20,9 @@ import numpy as np
 from . import backend, datasets, losses, metrics
 from . import init as init_mod
 from ._io import atomic_write_text
-from .layers import Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Sigmoid, Tanh
 from .model import Sequential, load
+from .models import ACTIVATIONS, mlp, mnist_cnn
 from .optim import SGD, Adam, constant, cosine
-
-
-def mnist_cnn(seed: int = 0) -> Sequential:
-    """The classic MNIST CNN: conv 8@5x5, ReLU, conv 8@5x5, ReLU, max-pool 2, dense 128, 10."""
-    return Sequential([
-        Conv2D(1, 8, 5), ReLU(), Conv2D(8, 8, 5), ReLU(), MaxPool2D(2), Flatten(),
-        Dense(800, 128), ReLU(), Dense(128, 10),
-    ], seed=seed, class_names=[str(d) for d in range(10)])
-
-
-ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
-
-
-def mlp(inputs: int, hidden: list[int], outputs: int, activation: str = "relu",
-        init: str = "scaled_normal", dropout: float = 0.0, seed: int = 0, loss="cross_entropy",
-        class_names=None) -> Sequential:
-    """Flatten, then dense layers of the given widths, each followed by the activation (and
-    dropout), then the output layer (logits)."""
-    layers: list = [Flatten()]
-    sizes = [inputs, *hidden]
-    for a, b in zip(sizes, sizes[1:]):
-        layers += [Dense(a, b, init=init), ACTIVATIONS[activation]()]
-        if dropout:
-            layers.append(Dropout(dropout))
-    layers.append(Dense(sizes[-1], outputs, init=init))
-    return Sequential(layers, seed=seed, loss=loss, class_names=class_names)
-
-
-def per_class_recall(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> list[float]:
-    return [float(np.mean(y_pred[y_true == c] == c)) if np.any(y_true == c) else float("nan")
-            for c in range(k)]
-
 
 DEFAULTS = {  # per data set: what a bare `fastnn train mnist` / `train folder DIR` uses
     "mnist": dict(epochs=2, batch_size="32", optimizer="adam", schedule="cosine"),
@@ -191,9 +159,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     x_test, y_test = _test_split(model, args.data)
     loss, acc = model.evaluate(x_test, y_test)
     names = model.class_names or [str(i) for i in range(int(y_test.max()) + 1)]
-    recall = per_class_recall(y_test, model.predict_labels(x_test), len(names))
+    result = metrics.classification_report(y_test, model.predict_labels(x_test), names)
     print(f"{args.model}: test loss {loss:.4f}, test accuracy {acc:.2%}")
-    print("per-class recall: " + "  ".join(f"{n}: {r:.1%}" for n, r in zip(names, recall)))
+    print("per-class recall: " + "  ".join(f"{c['name']}: {c['recall']:.1%}"
+                                            for c in result["classes"]))
     return 0
 
 

@@ -7,7 +7,8 @@ import sys
 import numpy as np
 
 import fastnn as fn
-from fastnn.cli import main, mnist_cnn
+from fastnn.cli import main
+from fastnn.models import mnist_cnn
 
 
 def test_mnist_cnn_learns_from_a_slice(mnist_data):
