@@ -71,9 +71,10 @@ class Dense(Layer):
         w = initializers.get(self.init)(rng, shape, self.in_features, self.out_features, dtype)
         self.params = {"w": w, "b": np.zeros(self.out_features, dtype)}
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, relu=False):
+        """relu=True applies a ReLU in the same pass (Sequential fuses Dense + ReLU)."""
         self.x = x
-        return ops.dense_forward(x, self.params["w"], self.params["b"])
+        return ops.dense_forward(x, self.params["w"], self.params["b"], relu)
 
     def backward(self, dy):
         dx, self.grads["w"], self.grads["b"] = ops.dense_backward(dy, self.x, self.params["w"])
@@ -111,10 +112,11 @@ class Conv2D(Layer):
         self.params = {"w": initializers.get(self.init)(rng, shape, fan_in, fan_out, dtype),
                        "b": np.zeros(self.out_channels, dtype)}
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, relu=False):
+        """relu=True applies a ReLU in the same pass (Sequential fuses Conv2D + ReLU)."""
         self.x = x
         return ops.conv2d_forward(x, self.params["w"], self.params["b"], self.stride,
-                                  self.padding)
+                                  self.padding, relu)
 
     def backward(self, dy):
         dx, self.grads["w"], self.grads["b"] = ops.conv2d_backward(
@@ -166,6 +168,12 @@ class ReLU(Layer):
     def forward(self, x, training=False):
         self.x = x
         return ops.relu_forward(x)
+
+    def fused(self, y):
+        """The previous layer already applied the ReLU: keep its output for the backward mask
+        (y > 0 exactly where the input was > 0)."""
+        self.x = y
+        return y
 
     def backward(self, dy):
         return ops.relu_backward(dy, self.x)

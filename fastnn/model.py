@@ -20,7 +20,7 @@ import numpy as np
 from . import losses as losses_mod
 from ._io import atomic_open
 from ._malloc import retain_freed_memory
-from .layers import LAYERS, Layer, ShapeError
+from .layers import LAYERS, Conv2D, Dense, Layer, ReLU, ShapeError
 from .optim import Adam, Optimizer, Schedule, constant
 from .progress import Progress
 
@@ -96,8 +96,18 @@ class Sequential:
         return shape
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        for layer in self.layers:
-            x = layer.forward(x, training)
+        """Runs the layers; a Conv2D or Dense followed by a ReLU is fused into one kernel pass
+        (the same numbers, one pass over the activations fewer)."""
+        layers, i = self.layers, 0
+        while i < len(layers):
+            layer = layers[i]
+            if (type(layer) in (Conv2D, Dense) and i + 1 < len(layers)
+                    and type(layers[i + 1]) is ReLU):
+                x = layers[i + 1].fused(layer.forward(x, training, relu=True))
+                i += 2
+            else:
+                x = layer.forward(x, training)
+                i += 1
         return x
 
     def backward(self, dy: np.ndarray) -> None:

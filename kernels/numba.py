@@ -50,7 +50,7 @@ def _add_combination(dst, coefs, rows):
 
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH)
-def _dense_forward(x, w, b, y):
+def _dense_forward(x, w, b, relu, y):
     n, k = x.shape
     m = w.shape[0]
     for i in prange(n):
@@ -58,7 +58,7 @@ def _dense_forward(x, w, b, y):
             acc = b[o]
             for j in range(k):
                 acc += x[i, j] * w[o, j]
-            y[i, o] = acc
+            y[i, o] = acc if not relu or acc > 0 else 0  # as _relu: a NaN becomes 0
 
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH)
@@ -77,11 +77,11 @@ def _dense_backward(dy, x, w, dx, dw, db):
         db[o] = acc
 
 
-def dense_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """x (N, in), w (out, in), b (out,) -> y (N, out) = x @ w.T + b."""
+def dense_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, relu: bool = False) -> np.ndarray:
+    """x (N, in), w (out, in), b (out,) -> y (N, out) = x @ w.T + b, or its ReLU."""
     x, w, b = c.dense_args(x, w, b)
     y = np.empty((x.shape[0], w.shape[0]), dtype=x.dtype)
-    _dense_forward(x, w, b, y)
+    _dense_forward(x, w, b, bool(relu), y)
     return y
 
 
@@ -151,7 +151,7 @@ def _col2im(cols, kh, kw, stride, padding, oh, ow, dx):
 
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH)
-def _conv2d_forward(x, w2, b, kh, kw, stride, padding, oh, ow, y):
+def _conv2d_forward(x, w2, b, kh, kw, stride, padding, oh, ow, relu, y):
     """y (N, F, OH*OW) = w2 (F, K) @ im2col(x[n]) (K, OH*OW) + b, one sample per iteration."""
     f, k = w2.shape
     p = oh * ow
@@ -168,6 +168,10 @@ def _conv2d_forward(x, w2, b, kh, kw, stride, padding, oh, ow, y):
                 orow = out[fi]
                 for q in range(p):
                     orow[q] += wk * crow[q]
+        if relu:
+            for fi in range(f):
+                for q in range(p):
+                    out[fi, q] = out[fi, q] if out[fi, q] > 0 else 0
 
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH)
@@ -307,7 +311,7 @@ def _wide_backward_one(g, xf, w2, width, kh, kw, length, need_dx, dxf, dw):
 
 
 @njit(cache=True, parallel=True)
-def _conv2d_forward_s1(x, w2, b, kh, kw, y):
+def _conv2d_forward_s1(x, w2, b, kh, kw, relu, y):
     n, ch, h, width = x.shape
     f_count = w2.shape[0]
     oh, ow = y.shape[2], y.shape[3]
@@ -318,7 +322,9 @@ def _conv2d_forward_s1(x, w2, b, kh, kw, y):
         _wide_forward_one(xf[i], w2, b, width, kh, kw, length, acc)
         for fi in range(f_count):
             for oy in range(oh):
-                y[i, fi, oy, :] = acc[fi, oy * width : oy * width + ow]
+                row = acc[fi, oy * width : oy * width + ow]
+                for ox in range(ow):
+                    y[i, fi, oy, ox] = row[ox] if not relu or row[ox] > 0 else 0
 
 
 @njit(cache=True, parallel=True)
@@ -376,8 +382,8 @@ def col2im(cols: np.ndarray, x_shape, kh: int, kw: int, stride: int = 1,
 
 
 def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1,
-                   padding: int = 0) -> np.ndarray:
-    """Cross-correlation (as in PyTorch) with zero padding: y (N, F, OH, OW)."""
+                   padding: int = 0, relu: bool = False) -> np.ndarray:
+    """Cross-correlation (as in PyTorch) with zero padding: y (N, F, OH, OW), or its ReLU."""
     x, w, b, stride, padding = c.conv2d_args(x, w, b, stride, padding)
     n, _, h, wd = x.shape
     f, _, kh, kw = w.shape
@@ -385,10 +391,10 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1,
     ow = (wd + 2 * padding - kw) // stride + 1
     if stride == 1:
         y = np.empty((n, f, oh, ow), dtype=x.dtype)
-        _conv2d_forward_s1(_pad(x, padding), w.reshape(f, -1), b, kh, kw, y)
+        _conv2d_forward_s1(_pad(x, padding), w.reshape(f, -1), b, kh, kw, bool(relu), y)
         return y
     y = np.empty((n, f, oh * ow), dtype=x.dtype)
-    _conv2d_forward(x, w.reshape(f, -1), b, kh, kw, stride, padding, oh, ow, y)
+    _conv2d_forward(x, w.reshape(f, -1), b, kh, kw, stride, padding, oh, ow, bool(relu), y)
     return y.reshape(n, f, oh, ow)
 
 

@@ -19,13 +19,13 @@ from . import _checks as c
 # --- dense -------------------------------------------------------------------------------------
 
 
-def dense_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """x (N, in), w (out, in), b (out,) -> y (N, out) = x @ w.T + b."""
+def dense_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, relu: bool = False) -> np.ndarray:
+    """x (N, in), w (out, in), b (out,) -> y (N, out) = x @ w.T + b, or its ReLU."""
     x, w, b = c.dense_args(x, w, b)
     y = np.empty((x.shape[0], w.shape[0]), dtype=x.dtype)
     for i in range(x.shape[0]):
         y[i] = w @ x[i] + b
-    return y
+    return relu_forward(y) if relu else y
 
 
 def dense_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray):
@@ -83,8 +83,8 @@ def col2im(cols: np.ndarray, x_shape, kh: int, kw: int, stride: int = 1,
 
 
 def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1,
-                   padding: int = 0) -> np.ndarray:
-    """Cross-correlation (as in PyTorch) with zero padding: y (N, F, OH, OW).
+                   padding: int = 0, relu: bool = False) -> np.ndarray:
+    """Cross-correlation (as in PyTorch) with zero padding: y (N, F, OH, OW), or its ReLU.
 
     One dot product per filter and output position, the batch handled by NumPy.
     """
@@ -100,7 +100,7 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1,
             for j in range(ow):
                 patch = xp[:, :, i * stride : i * stride + kh, j * stride : j * stride + kw]
                 y[:, k, i, j] = np.sum(patch * w[k], axis=(1, 2, 3)) + b[k]
-    return y
+    return relu_forward(y) if relu else y
 
 
 def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, stride: int = 1,

@@ -48,13 +48,15 @@ def col2im(cols: np.ndarray, x_shape, kh: int, kw: int, stride: int = 1,
 
 
 def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1,
-                   padding: int = 0) -> np.ndarray:
+                   padding: int = 0, relu: bool = False) -> np.ndarray:
     x, w, b, stride, padding = c.conv2d_args(x, w, b, stride, padding)
     f, _, kh, kw = w.shape
     cols = im2col(x, kh, kw, stride, padding)
     n = x.shape[0]
     oh = (x.shape[2] + 2 * padding - kh) // stride + 1
     y = np.matmul(w.reshape(f, -1), cols) + b[:, None]
+    if relu:
+        y = np.where(y > 0, y, 0).astype(y.dtype)
     return y.reshape(n, f, oh, -1)
 
 

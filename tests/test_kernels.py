@@ -280,3 +280,19 @@ def test_conv2d_backward_without_input_grad(k):
     assert dx is None
     np.testing.assert_array_equal(dw, dw2)
     np.testing.assert_array_equal(db, db2)
+
+
+@pytest.mark.parametrize("k", [rk, nk])
+@pytest.mark.parametrize("case", CONV_CASES[:6] + CONV_CASES[-1:])
+def test_fused_relu_equals_relu_after(k, case):
+    n, c, f, h, w, kh, kw, s, p = case
+    rng = np.random.default_rng(15)
+    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+    wt = rng.standard_normal((f, c, kh, kw)).astype(np.float32)
+    b = rng.standard_normal(f).astype(np.float32)
+    np.testing.assert_array_equal(k.conv2d_forward(x, wt, b, s, p, relu=True),
+                                  k.relu_forward(k.conv2d_forward(x, wt, b, s, p)))
+    x2, w2 = x.reshape(n, -1), rng.standard_normal((5, c * h * w)).astype(np.float32)
+    b2 = rng.standard_normal(5).astype(np.float32)
+    np.testing.assert_array_equal(k.dense_forward(x2, w2, b2, relu=True),
+                                  k.relu_forward(k.dense_forward(x2, w2, b2)))

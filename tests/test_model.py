@@ -188,3 +188,20 @@ def test_set_backend_rejects_unknown_names():
     with pytest.raises(ValueError, match="unknown backend 'cuda'"):
         fn.set_backend("cuda")
     assert fn.get_backend() == "numba"
+
+
+def test_fused_conv_and_dense_relu_give_the_same_numbers(backend):
+    rng = np.random.default_rng(2)
+    x = rng.random((6, 2, 6, 6)).astype(np.float32)
+    y = rng.integers(0, 3, 6)
+    model = small_cnn(seed=5)
+    model.layers[7] = fn.ReLU()  # Dense -> ReLU -> Dense: fused too
+    loss, logits = model.loss_and_grads(x, y)
+    grads = [g.copy() for _, _, g in model.parameters()]
+    h = x
+    for layer in model.layers:  # one layer at a time, no fusion
+        h = layer.forward(h, training=True)
+    np.testing.assert_array_equal(h, logits)
+    model.backward(model.loss(h, y)[1])
+    for g, (_, _, g2) in zip(grads, model.parameters()):
+        np.testing.assert_array_equal(g, g2)
