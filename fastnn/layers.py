@@ -76,8 +76,10 @@ class Dense(Layer):
         self.x = x
         return ops.dense_forward(x, self.params["w"], self.params["b"], relu)
 
-    def backward(self, dy):
-        dx, self.grads["w"], self.grads["b"] = ops.dense_backward(dy, self.x, self.params["w"])
+    def backward(self, dy, relu_output=None):
+        """relu_output: the output of a ReLU fused into this layer, whose mask gates dy."""
+        dx, self.grads["w"], self.grads["b"] = ops.dense_backward(dy, self.x, self.params["w"],
+                                                                  relu_output)
         return dx
 
     def output_shape(self, shape):
@@ -118,9 +120,11 @@ class Conv2D(Layer):
         return ops.conv2d_forward(x, self.params["w"], self.params["b"], self.stride,
                                   self.padding, relu)
 
-    def backward(self, dy):
+    def backward(self, dy, relu_output=None):
+        """relu_output: the output of a ReLU fused into this layer, whose mask gates dy."""
         dx, self.grads["w"], self.grads["b"] = ops.conv2d_backward(
-            dy, self.x, self.params["w"], self.stride, self.padding, self.input_grad)
+            dy, self.x, self.params["w"], self.stride, self.padding, self.input_grad,
+            relu_output)
         return dx
 
     def output_shape(self, shape):

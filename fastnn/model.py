@@ -100,19 +100,31 @@ class Sequential:
         (the same numbers, one pass over the activations fewer)."""
         layers, i = self.layers, 0
         while i < len(layers):
-            layer = layers[i]
-            if (type(layer) in (Conv2D, Dense) and i + 1 < len(layers)
-                    and type(layers[i + 1]) is ReLU):
-                x = layers[i + 1].fused(layer.forward(x, training, relu=True))
+            if self._fused(i):
+                x = layers[i + 1].fused(layers[i].forward(x, training, relu=True))
                 i += 2
             else:
-                x = layer.forward(x, training)
+                x = layers[i].forward(x, training)
                 i += 1
         return x
 
     def backward(self, dy: np.ndarray) -> None:
-        for layer in reversed(self.layers):
-            dy = layer.backward(dy)
+        """Gradients of every layer for dy = dloss/doutput; a fused ReLU's mask is applied by
+        the Conv2D or Dense it was fused into."""
+        layers, i = self.layers, len(self.layers) - 1
+        while i >= 0:
+            if i >= 1 and self._fused(i - 1):
+                dy = layers[i - 1].backward(dy, relu_output=layers[i].x)
+                i -= 2
+            else:
+                dy = layers[i].backward(dy)
+                i -= 1
+
+    def _fused(self, i: int) -> bool:
+        """Layer i is a Conv2D or Dense with a ReLU right after it: one kernel does both."""
+        layers = self.layers
+        return (type(layers[i]) in (Conv2D, Dense) and i + 1 < len(layers)
+                and type(layers[i + 1]) is ReLU)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """Logits (N, K) for inputs (N, ...), in evaluation mode."""

@@ -171,6 +171,16 @@ def conv2d_backward_args(dy, x, w, stride, padding):
     return dy, x, w, stride, padding
 
 
+def relu_output_arg(relu_output, dy):
+    """The output of a ReLU fused into the layer (its mask gates dy), or None."""
+    if relu_output is None:
+        return None
+    relu_output = floats("relu_output", relu_output)
+    same_dtype(dy=dy, relu_output=relu_output)
+    same_shape("relu_output", relu_output, "dy", dy)
+    return relu_output
+
+
 def pool_args(x, size, stride):
     x = floats("x", x, 4)
     size = integer("size", size, 1)

@@ -85,9 +85,17 @@ def dense_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, relu: bool = Fals
     return y
 
 
-def dense_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray):
-    """dy (N, out) -> dx (N, in), dw (out, in), db (out,)."""
+def dense_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray,
+                   relu_output: np.ndarray | None = None):
+    """dy (N, out) -> dx (N, in), dw (out, in), db (out,).
+
+    With ``relu_output`` (the output of a ReLU fused into this layer), dy is first gated by
+    relu_output > 0: the ReLU's backward pass done here.
+    """
     dy, x, w = c.dense_backward_args(dy, x, w)
+    relu_output = c.relu_output_arg(relu_output, dy)
+    if relu_output is not None:
+        dy = relu_backward(dy, relu_output)
     dx = np.empty_like(x)
     dw = np.empty_like(w)
     db = np.empty(w.shape[0], dtype=x.dtype)
@@ -328,7 +336,9 @@ def _conv2d_forward_s1(x, w2, b, kh, kw, relu, y):
 
 
 @njit(cache=True, parallel=True)
-def _conv2d_backward_s1(dy, x, w2, kh, kw, need_dx, dx, dw_per):
+def _conv2d_backward_s1(dy, x, w2, kh, kw, need_dx, mask, masked, dx, dw_per, db_per):
+    """dy gated by mask > 0 when masked (a fused ReLU); per-sample dw_per (N, F, K) and
+    db_per (N, F), summed in batch order by the caller."""
     n, ch, h, width = x.shape
     f_count = w2.shape[0]
     oh, ow = dy.shape[2], dy.shape[3]
@@ -338,8 +348,15 @@ def _conv2d_backward_s1(dy, x, w2, kh, kw, need_dx, dx, dw_per):
     for i in prange(n):
         g = np.zeros((f_count, oh * width), dtype=x.dtype)
         for fi in range(f_count):
+            acc = 0.0
             for oy in range(oh):
-                g[fi, oy * width : oy * width + ow] = dy[i, fi, oy, :]
+                for ox in range(ow):
+                    v = dy[i, fi, oy, ox]
+                    if masked and not mask[i, fi, oy, ox] > 0:
+                        v = 0
+                    g[fi, oy * width + ox] = v
+                    acc += v
+            db_per[i, fi] = acc
         _wide_backward_one(g, xf[i], w2, width, kh, kw, length, need_dx, dxf[i], dw_per[i])
 
 
@@ -405,28 +422,38 @@ def _pad(x: np.ndarray, padding: int) -> np.ndarray:
 
 
 def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, stride: int = 1,
-                    padding: int = 0, input_grad: bool = True):
-    """dy (N, F, OH, OW) -> dx (N, C, H, W) or None without input_grad, dw, db."""
+                    padding: int = 0, input_grad: bool = True,
+                    relu_output: np.ndarray | None = None):
+    """dy (N, F, OH, OW) -> dx (N, C, H, W) or None without input_grad, dw, db.
+
+    With ``relu_output`` (the output of a ReLU fused into this layer), dy is first gated by
+    relu_output > 0: the ReLU's backward pass done here.
+    """
     dy, x, w, stride, padding = c.conv2d_backward_args(dy, x, w, stride, padding)
+    relu_output = c.relu_output_arg(relu_output, dy)
     n, ch, h, wd = x.shape
     f, _, kh, kw = w.shape
     _, _, oh, ow = dy.shape
     dw_per = np.empty((n, f, w[0].size), dtype=x.dtype)
-    db = np.empty(f, dtype=x.dtype)
     if stride == 1:
         xp = _pad(x, padding)
         dxp = np.empty_like(xp) if input_grad else np.empty((n, ch, 1, 1), dtype=x.dtype)
-        _conv2d_backward_s1(dy, xp, w.reshape(f, -1), kh, kw, input_grad, dxp, dw_per)
+        db_per = np.empty((n, f), dtype=np.float64)
+        masked = relu_output is not None
+        _conv2d_backward_s1(dy, xp, w.reshape(f, -1), kh, kw, input_grad,
+                            relu_output if masked else dy, masked, dxp, dw_per, db_per)
         dx = dxp[:, :, padding : padding + h, padding : padding + wd] if input_grad else None
         if dx is not None and padding:
             dx = np.ascontiguousarray(dx)
-    else:
-        dx = np.empty_like(x) if input_grad else np.empty((n, 0, 0, 0), dtype=x.dtype)
-        _conv2d_backward(dy.reshape(n, f, oh * ow), x, w.reshape(f, -1), kh, kw, stride,
-                         padding, oh, ow, input_grad, dx, dw_per)
-        dx = dx if input_grad else None
+        return dx, _sum_batch(dw_per).reshape(w.shape), _sum_batch(db_per).astype(x.dtype)
+    if relu_output is not None:
+        dy = relu_backward(dy, relu_output)
+    db = np.empty(f, dtype=x.dtype)
+    dx = np.empty_like(x) if input_grad else np.empty((n, 0, 0, 0), dtype=x.dtype)
+    _conv2d_backward(dy.reshape(n, f, oh * ow), x, w.reshape(f, -1), kh, kw, stride, padding,
+                     oh, ow, input_grad, dx, dw_per)
     _bias_grad(dy, db)
-    return dx, _sum_batch(dw_per).reshape(w.shape), db
+    return (dx if input_grad else None), _sum_batch(dw_per).reshape(w.shape), db
 
 
 @njit(cache=True)

@@ -28,9 +28,16 @@ def dense_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, relu: bool = Fals
     return relu_forward(y) if relu else y
 
 
-def dense_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray):
-    """dy (N, out) -> dx (N, in), dw (out, in), db (out,)."""
+def dense_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray,
+                   relu_output: np.ndarray | None = None):
+    """dy (N, out) -> dx (N, in), dw (out, in), db (out,).
+
+    With ``relu_output`` (the output of a ReLU fused into this layer), dy is first gated by
+    relu_output > 0: the ReLU's backward pass done here.
+    """
     dy, x, w = c.dense_backward_args(dy, x, w)
+    if c.relu_output_arg(relu_output, dy) is not None:
+        dy = relu_backward(dy, relu_output)
     dx = np.zeros_like(x)
     dw = np.zeros_like(w)
     db = np.zeros(w.shape[0], dtype=x.dtype)
@@ -104,12 +111,17 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1,
 
 
 def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, stride: int = 1,
-                    padding: int = 0, input_grad: bool = True):
+                    padding: int = 0, input_grad: bool = True,
+                    relu_output: np.ndarray | None = None):
     """dy (N, F, OH, OW) -> dx (N, C, H, W), dw (F, C, KH, KW), db (F,).
 
-    With ``input_grad=False`` dx is not computed and returned as None (a first layer).
+    With ``input_grad=False`` dx is not computed and returned as None (a first layer). With
+    ``relu_output`` (the output of a ReLU fused into this layer), dy is first gated by
+    relu_output > 0.
     """
     dy, x, w, stride, padding = c.conv2d_backward_args(dy, x, w, stride, padding)
+    if c.relu_output_arg(relu_output, dy) is not None:
+        dy = relu_backward(dy, relu_output)
     n, _, h, wd = x.shape
     f, _, kh, kw = w.shape
     _, _, oh, ow = dy.shape

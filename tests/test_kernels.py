@@ -284,7 +284,7 @@ def test_conv2d_backward_without_input_grad(k):
 
 @pytest.mark.parametrize("k", [rk, nk])
 @pytest.mark.parametrize("case", CONV_CASES[:6] + CONV_CASES[-1:])
-def test_fused_relu_equals_relu_after(k, case):
+def test_fused_relu_equals_relu_apart(k, case):
     n, c, f, h, w, kh, kw, s, p = case
     rng = np.random.default_rng(15)
     x = rng.standard_normal((n, c, h, w)).astype(np.float32)
@@ -292,7 +292,16 @@ def test_fused_relu_equals_relu_after(k, case):
     b = rng.standard_normal(f).astype(np.float32)
     np.testing.assert_array_equal(k.conv2d_forward(x, wt, b, s, p, relu=True),
                                   k.relu_forward(k.conv2d_forward(x, wt, b, s, p)))
+    y = k.conv2d_forward(x, wt, b, s, p, relu=True)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    for fused, apart in zip(k.conv2d_backward(dy, x, wt, s, p, relu_output=y),
+                            k.conv2d_backward(k.relu_backward(dy, y), x, wt, s, p)):
+        np.testing.assert_allclose(fused, apart, rtol=1e-6, atol=1e-6)
     x2, w2 = x.reshape(n, -1), rng.standard_normal((5, c * h * w)).astype(np.float32)
     b2 = rng.standard_normal(5).astype(np.float32)
-    np.testing.assert_array_equal(k.dense_forward(x2, w2, b2, relu=True),
-                                  k.relu_forward(k.dense_forward(x2, w2, b2)))
+    y2 = k.dense_forward(x2, w2, b2, relu=True)
+    np.testing.assert_array_equal(y2, k.relu_forward(k.dense_forward(x2, w2, b2)))
+    dy2 = rng.standard_normal(y2.shape).astype(np.float32)
+    for fused, apart in zip(k.dense_backward(dy2, x2, w2, relu_output=y2),
+                            k.dense_backward(k.relu_backward(dy2, y2), x2, w2)):
+        np.testing.assert_array_equal(fused, apart)
