@@ -475,29 +475,27 @@ def _sum_batch(a: np.ndarray) -> np.ndarray:
 
 @njit(cache=True, parallel=True)
 def _maxpool_forward(x, size, stride, oh, ow, y, argmax):
-    """Visits window offsets in row-major order, each over a whole output row, so ties keep the
-    first maximum; a NaN replaces a number and is never replaced (NumPy's argmax)."""
+    """Visits each window in row-major order, so ties keep the first maximum; a NaN replaces a
+    number and is never replaced (NumPy's argmax). Selects rather than branches: on real data
+    the comparisons are unpredictable."""
     w = x.shape[3]
     for i in prange(x.shape[0]):
         for ci in range(x.shape[1]):
             plane = x[i, ci]
             for oy in range(oh):
-                best, where = y[i, ci, oy], argmax[i, ci, oy]
                 y0 = oy * stride
                 for ox in range(ow):
-                    best[ox] = plane[y0, ox * stride]
-                    where[ox] = y0 * w + ox * stride
-                for dy_ in range(size):
-                    row = plane[y0 + dy_]
-                    for dx_ in range(size):
-                        if dy_ == 0 and dx_ == 0:
-                            continue
-                        for ox in range(ow):
-                            v = row[ox * stride + dx_]
-                            b = best[ox]
-                            if v > b or (v != v and b == b):
-                                best[ox] = v
-                                where[ox] = (y0 + dy_) * w + ox * stride + dx_
+                    x0 = ox * stride
+                    best, where = plane[y0, x0], y0 * w + x0
+                    for dy_ in range(size):
+                        row = plane[y0 + dy_]
+                        for dx_ in range(size):
+                            v = row[x0 + dx_]
+                            take = (v > best) | ((v != v) & (best == best))
+                            best = v if take else best
+                            where = (y0 + dy_) * w + x0 + dx_ if take else where
+                    y[i, ci, oy, ox] = best
+                    argmax[i, ci, oy, ox] = where
 
 
 @njit(cache=True, parallel=True)
