@@ -55,6 +55,20 @@ def _adam(r):
     return (p, _f32(r, 128, 800), np.zeros_like(p), np.zeros_like(p), 1)
 
 
+def _adam_model(r):
+    """Every parameter of the MNIST CNN: one optimizer step."""
+    shapes = [(8, 1, 5, 5), (8,), (8, 8, 5, 5), (8,), (128, 800), (128,), (10, 128), (10,)]
+    params, grads = [_f32(r, *s) for s in shapes], [_f32(r, *s) for s in shapes]
+    return (params, grads, [np.zeros_like(p) for p in params],
+            [np.zeros_like(p) for p in params], 1)
+
+
+def _conv_pool_bwd(r):
+    x, w = _f32(r, B, 8, 24, 24), _f32(r, 8, 8, 5, 5) * np.float32(0.1)
+    y, argmax = nk.conv2d_relu_maxpool_forward(x, w, _f32(r, 8))
+    return (_f32(r, *y.shape), y, argmax, x, w)
+
+
 B = 32
 KERNEL_CASES = [
     KernelCase("conv1 forward 1->8 5x5 28x28", "conv2d_forward", _conv(B, 1, 8, 28, 5)),
@@ -67,6 +81,10 @@ KERNEL_CASES = [
     KernelCase("maxpool forward 2x2 on 8x20x20", "maxpool2d_forward",
                lambda r: (_f32(r, B, 8, 20, 20), 2, 2)),
     KernelCase("maxpool backward", "maxpool2d_backward", _pool_bwd),
+    KernelCase("conv2 + relu + maxpool forward", "conv2d_relu_maxpool_forward",
+               _conv(B, 8, 8, 24, 5)),
+    KernelCase("conv2 + relu + maxpool backward", "conv2d_relu_maxpool_backward",
+               _conv_pool_bwd),
     KernelCase("dense forward 800->128", "dense_forward",
                lambda r: (_f32(r, B, 800), _f32(r, 128, 800), _f32(r, 128))),
     KernelCase("dense backward 800->128", "dense_backward",
@@ -81,6 +99,7 @@ KERNEL_CASES = [
     KernelCase("softmax cross-entropy 10", "softmax_cross_entropy",
                lambda r: (_f32(r, B, 10), r.integers(0, 10, B))),
     KernelCase("adam update 128x800", "adam_update", _adam),
+    KernelCase("adam update, all 8 CNN parameters", "adam_update_many", _adam_model),
 ]
 
 

@@ -114,17 +114,29 @@ class Conv2D(Layer):
         self.params = {"w": initializers.get(self.init)(rng, shape, fan_in, fan_out, dtype),
                        "b": np.zeros(self.out_channels, dtype)}
 
-    def forward(self, x, training=False, relu=False):
-        """relu=True applies a ReLU in the same pass (Sequential fuses Conv2D + ReLU)."""
+    def forward(self, x, training=False, relu=False, pool=None):
+        """relu=True applies a ReLU in the same pass; ``pool`` (a MaxPool2D) applies a ReLU
+        and then that max-pooling (Sequential fuses Conv2D + ReLU [+ MaxPool2D])."""
         self.x = x
-        return ops.conv2d_forward(x, self.params["w"], self.params["b"], self.stride,
-                                  self.padding, relu)
+        w, b = self.params["w"], self.params["b"]
+        if pool is not None:
+            self.pooled = ops.conv2d_relu_maxpool_forward(x, w, b, self.stride, self.padding,
+                                                          pool.size, pool.stride)
+            return self.pooled[0]
+        return ops.conv2d_forward(x, w, b, self.stride, self.padding, relu)
 
-    def backward(self, dy, relu_output=None):
-        """relu_output: the output of a ReLU fused into this layer, whose mask gates dy."""
-        dx, self.grads["w"], self.grads["b"] = ops.conv2d_backward(
-            dy, self.x, self.params["w"], self.stride, self.padding, self.input_grad,
-            relu_output)
+    def backward(self, dy, relu_output=None, pooled=False):
+        """relu_output: the output of a ReLU fused into this layer, whose mask gates dy.
+        pooled=True: dy is the gradient of the fused forward's pooled output."""
+        w = self.params["w"]
+        if pooled:
+            y, argmax = self.pooled
+            grads = ops.conv2d_relu_maxpool_backward(dy, y, argmax, self.x, w, self.stride,
+                                                     self.padding, self.input_grad)
+        else:
+            grads = ops.conv2d_backward(dy, self.x, w, self.stride, self.padding,
+                                        self.input_grad, relu_output)
+        dx, self.grads["w"], self.grads["b"] = grads
         return dx
 
     def output_shape(self, shape):

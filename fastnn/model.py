@@ -20,7 +20,7 @@ import numpy as np
 from . import losses as losses_mod
 from ._io import atomic_open
 from ._malloc import retain_freed_memory
-from .layers import LAYERS, Conv2D, Dense, Layer, ReLU, ShapeError
+from .layers import LAYERS, Conv2D, Dense, Layer, MaxPool2D, ReLU, ShapeError
 from .optim import Adam, Optimizer, Schedule, constant
 from .progress import Progress
 
@@ -96,35 +96,44 @@ class Sequential:
         return shape
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        """Runs the layers; a Conv2D or Dense followed by a ReLU is fused into one kernel pass
-        (the same numbers, one pass over the activations fewer)."""
-        layers, i = self.layers, 0
-        while i < len(layers):
-            if self._fused(i):
+        """Runs the layers; runs of layers that one kernel can do in a single pass are fused
+        (see :meth:`groups`): the same numbers, fewer passes over the activations."""
+        layers = self.layers
+        for i, count in self.groups():
+            if count == 3:
+                x = layers[i].forward(x, training, pool=layers[i + 2])
+            elif count == 2:
                 x = layers[i + 1].fused(layers[i].forward(x, training, relu=True))
-                i += 2
             else:
                 x = layers[i].forward(x, training)
-                i += 1
         return x
 
     def backward(self, dy: np.ndarray) -> None:
-        """Gradients of every layer for dy = dloss/doutput; a fused ReLU's mask is applied by
-        the Conv2D or Dense it was fused into."""
-        layers, i = self.layers, len(self.layers) - 1
-        while i >= 0:
-            if i >= 1 and self._fused(i - 1):
-                dy = layers[i - 1].backward(dy, relu_output=layers[i].x)
-                i -= 2
+        """Gradients of every layer for dy = dloss/doutput, group by group as in forward."""
+        layers = self.layers
+        for i, count in reversed(self.groups()):
+            if count == 3:
+                dy = layers[i].backward(dy, pooled=True)
+            elif count == 2:
+                dy = layers[i].backward(dy, relu_output=layers[i + 1].x)
             else:
                 dy = layers[i].backward(dy)
-                i -= 1
 
-    def _fused(self, i: int) -> bool:
-        """Layer i is a Conv2D or Dense with a ReLU right after it: one kernel does both."""
-        layers = self.layers
-        return (type(layers[i]) in (Conv2D, Dense) and i + 1 < len(layers)
-                and type(layers[i + 1]) is ReLU)
+    def groups(self) -> list[tuple[int, int]]:
+        """(first layer, layer count) of each kernel call: Conv2D + ReLU + MaxPool2D is one
+        call, so is a Conv2D or Dense followed by a ReLU; any other layer runs alone."""
+        layers, groups, i = self.layers, [], 0
+        while i < len(layers):
+            kinds = [type(layer) for layer in layers[i : i + 3]]
+            if kinds == [Conv2D, ReLU, MaxPool2D]:
+                count = 3
+            elif kinds[:2] in ([Conv2D, ReLU], [Dense, ReLU]):
+                count = 2
+            else:
+                count = 1
+            groups.append((i, count))
+            i += count
+        return groups
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """Logits (N, K) for inputs (N, ...), in evaluation mode."""

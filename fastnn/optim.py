@@ -20,7 +20,14 @@ class Optimizer:
         self.state: dict[str, tuple[np.ndarray, ...]] = {}
 
     def step(self, params: Named) -> None:
+        """Updates every parameter in place from its gradient, in one kernel call."""
         raise NotImplementedError
+
+    def _state(self, key: str, p: np.ndarray, count: int) -> tuple[np.ndarray, ...]:
+        """The optimizer's arrays for parameter ``key``, zeros at first."""
+        if key not in self.state:
+            self.state[key] = tuple(np.zeros_like(p) for _ in range(count))
+        return self.state[key]
 
     def config(self) -> dict:
         return {"name": type(self).__name__, "lr": self.lr}
@@ -34,13 +41,11 @@ class SGD(Optimizer):
         self.momentum, self.weight_decay = float(momentum), float(weight_decay)
 
     def step(self, params: Named) -> None:
-        for key, p, g in params:
-            v = None
-            if self.momentum:
-                if key not in self.state:
-                    self.state[key] = (np.zeros_like(p),)
-                (v,) = self.state[key]
-            ops.sgd_update(p, g, v, self.lr, self.momentum, self.weight_decay)
+        velocities = None
+        if self.momentum:
+            velocities = [self._state(key, p, 1)[0] for key, p, _ in params]
+        ops.sgd_update_many([p for _, p, _ in params], [g for _, _, g in params], velocities,
+                            self.lr, self.momentum, self.weight_decay)
 
     def config(self):
         return super().config() | {"momentum": self.momentum, "weight_decay": self.weight_decay}
@@ -57,12 +62,10 @@ class Adam(Optimizer):
 
     def step(self, params: Named) -> None:
         self.t += 1
-        b1, b2 = self.betas
-        for key, p, g in params:
-            if key not in self.state:
-                self.state[key] = (np.zeros_like(p), np.zeros_like(p))
-            m, v = self.state[key]
-            ops.adam_update(p, g, m, v, self.t, self.lr, b1, b2, self.eps, self.weight_decay)
+        states = [self._state(key, p, 2) for key, p, _ in params]
+        ops.adam_update_many([p for _, p, _ in params], [g for _, _, g in params],
+                             [m for m, _ in states], [v for _, v in states], self.t, self.lr,
+                             *self.betas, self.eps, self.weight_decay)
 
     def config(self):
         return super().config() | {"betas": list(self.betas), "eps": self.eps,

@@ -204,6 +204,33 @@ def pool_backward_args(dy, argmax, x_shape):
     return dy, np.ascontiguousarray(argmax), x_shape
 
 
+def conv_pool_args(x, w, b, stride, padding, pool_size, pool_stride):
+    """Conv2D + ReLU + MaxPool2D: the conv checks, then the pool window on the conv output."""
+    x, w, b, stride, padding = conv2d_args(x, w, b, stride, padding)
+    _, _, _, _, oh, ow = window_args(x.shape, w.shape[2], w.shape[3], stride, padding)
+    pool_size = integer("pool_size", pool_size, 1)
+    pool_stride = pool_size if pool_stride is None else integer("pool_stride", pool_stride, 1)
+    window_args((0, 0, oh, ow), pool_size, pool_size, pool_stride, 0, what="pool size")
+    return x, w, b, stride, padding, pool_size, pool_stride
+
+
+def conv_pool_backward_args(dy, y, argmax, x, w, stride, padding):
+    """dy, y (the pooled output) and argmax of conv_relu_maxpool_forward on x and w; returns
+    them normalized with the conv output shape (N, F, OH, OW)."""
+    x = floats("x", x, 4)
+    w = floats("w", w, 4)
+    y = floats("y", y, 4)
+    if x.shape[1] != w.shape[1]:
+        raise ValueError(f"x shape {x.shape} and w shape {w.shape} differ in channels")
+    _, _, stride, padding, oh, ow = window_args(x.shape, w.shape[2], w.shape[3], stride,
+                                                padding)
+    conv_shape = (x.shape[0], w.shape[0], oh, ow)
+    dy, argmax, _ = pool_backward_args(dy, argmax, conv_shape)
+    same_dtype(dy=dy, y=y, x=x, w=w)
+    same_shape("y", y, "dy", dy)
+    return dy, y, argmax, x, w, stride, padding, conv_shape
+
+
 def unary_args(x, name="x"):
     return floats(name, x)
 
@@ -257,3 +284,32 @@ def update_args(param, grad, *states):
             same_shape(name, a, "param", param)
     same_dtype(param=param, grad=grad, **{n: a for n, a in states if a is not None})
     return np.ascontiguousarray(grad)
+
+
+def update_many_args(params, grads, *states):
+    """An update over lists of arrays: one (param, grad, states...) per entry, checked as in
+    update_args, and one dtype for all. Returns the grads, contiguous."""
+    count = len(params)
+    for name, arrays in (("grads", grads),) + states:
+        if arrays is not None and len(arrays) != count:
+            raise ValueError(f"{name} has {len(arrays)} arrays but params has {count}")
+    checked = list(grads)
+    if not count:
+        return checked
+    dtype = params[0].dtype
+    state_lists = [arrays for _, arrays in states if arrays is not None]
+    for i, p in enumerate(params):
+        group = [p, grads[i]] + [arrays[i] for arrays in state_lists]
+        if all(type(a) is np.ndarray and a.dtype == dtype and a.shape == p.shape
+               and a.flags.c_contiguous for a in group):
+            continue  # the usual case, checked cheaply: this runs on every training step
+        entry = [(name, None if arrays is None else arrays[i]) for name, arrays in states]
+        try:
+            checked[i] = update_args(p, grads[i], *entry)
+        except ValueError as e:
+            raise ValueError(f"params[{i}]: {e}") from None
+    dtypes = {p.dtype for p in params}
+    if len(dtypes) > 1 or dtype not in FLOAT_DTYPES:
+        listed = ", ".join(sorted(str(d) for d in dtypes))
+        raise ValueError(f"params must share one float dtype, got {listed}")
+    return checked

@@ -12,6 +12,8 @@ Shapes used throughout: ``x (N, C, H, W)``, ``w (F, C, KH, KW)``, ``b (F,)``, ou
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from . import _checks as c
@@ -183,6 +185,31 @@ def maxpool2d_backward(dy: np.ndarray, argmax: np.ndarray, x_shape) -> np.ndarra
     return dx.reshape(x_shape)
 
 
+def conv2d_relu_maxpool_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1,
+                                padding: int = 0, pool_size: int = 2,
+                                pool_stride: int | None = None):
+    """Conv2D, ReLU and MaxPool2D in one call: y (N, F, PH, PW) and argmax into the conv
+    output's (OH, OW) planes, as maxpool2d_forward on relu(conv2d_forward(x, w, b))."""
+    x, w, b, stride, padding, pool_size, pool_stride = c.conv_pool_args(
+        x, w, b, stride, padding, pool_size, pool_stride)
+    return maxpool2d_forward(conv2d_forward(x, w, b, stride, padding, relu=True), pool_size,
+                             pool_stride)
+
+
+def conv2d_relu_maxpool_backward(dy: np.ndarray, y: np.ndarray, argmax: np.ndarray,
+                                 x: np.ndarray, w: np.ndarray, stride: int = 1, padding: int = 0,
+                                 input_grad: bool = True):
+    """dy (N, F, PH, PW) on the pooled output y -> dx (or None), dw, db.
+
+    The ReLU passes a window's gradient where its maximum y is > 0; the pool routes it to the
+    argmax; the convolution's backward does the rest.
+    """
+    dy, y, argmax, x, w, stride, padding, conv_shape = c.conv_pool_backward_args(
+        dy, y, argmax, x, w, stride, padding)
+    dconv = maxpool2d_backward(np.where(y > 0, dy, 0).astype(dy.dtype), argmax, conv_shape)
+    return conv2d_backward(dconv, x, w, stride, padding, input_grad)
+
+
 # --- activations -------------------------------------------------------------------------------
 
 
@@ -329,3 +356,25 @@ def adam_update(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarra
     # PyTorch's arrangement of the bias corrections: lr/c1 * m / (sqrt(v)/sqrt(c2) + eps)
     step = dt(lr / (1 - beta1**t))
     param -= step * m / (np.sqrt(v) / dt(np.sqrt(1 - beta2**t)) + dt(eps))
+
+
+def sgd_update_many(params: Sequence[np.ndarray], grads: Sequence[np.ndarray],
+                    velocities: Sequence[np.ndarray] | None, lr: float, momentum: float = 0.0,
+                    weight_decay: float = 0.0) -> None:
+    """sgd_update on every (param, grad, velocity); velocities may be None without momentum."""
+    c.update_many_args(params, grads, ("velocities", velocities))
+    if momentum and velocities is None:
+        raise ValueError("sgd_update_many with momentum needs velocity arrays")
+    for i, (p, g) in enumerate(zip(params, grads)):
+        sgd_update(p, g, None if velocities is None else velocities[i], lr, momentum,
+                   weight_decay)
+
+
+def adam_update_many(params: Sequence[np.ndarray], grads: Sequence[np.ndarray],
+                     ms: Sequence[np.ndarray], vs: Sequence[np.ndarray], t: int,
+                     lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
+                     eps: float = 1e-8, weight_decay: float = 0.0) -> None:
+    """adam_update on every (param, grad, m, v): one optimizer step for a whole model."""
+    c.update_many_args(params, grads, ("ms", ms), ("vs", vs))
+    for p, g, m, v in zip(params, grads, ms, vs):
+        adam_update(p, g, m, v, t, lr, beta1, beta2, eps, weight_decay)

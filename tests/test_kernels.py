@@ -305,3 +305,62 @@ def test_fused_relu_equals_relu_apart(k, case):
     for fused, apart in zip(k.dense_backward(dy2, x2, w2, relu_output=y2),
                             k.dense_backward(k.relu_backward(dy2, y2), x2, w2)):
         np.testing.assert_array_equal(fused, apart)
+
+
+POOLED_CONV_CASES = [case + pool for case, pool in zip(CONV_CASES[:12] + CONV_CASES[-2:],
+                                                      [(2, 2), (2, 1), (3, 2), (1, 1)] * 4)
+                     if (case[3] + 2 * case[8] - case[5]) // case[7] + 1 >= pool[0]
+                     and (case[4] + 2 * case[8] - case[6]) // case[7] + 1 >= pool[0]]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", POOLED_CONV_CASES)
+def test_conv2d_relu_maxpool(case, dtype):
+    """The fused kernel against the reference, and the reference against the three apart."""
+    n, c, f, h, w, kh, kw, s, p, size, stride = case
+    rng = np.random.default_rng(16)
+    x = rng.standard_normal((n, c, h, w)).astype(dtype)
+    wt = rng.standard_normal((f, c, kh, kw)).astype(dtype)
+    b = rng.standard_normal(f).astype(dtype)
+    y, arg = rk.conv2d_relu_maxpool_forward(x, wt, b, s, p, size, stride)
+    conv = rk.conv2d_forward(x, wt, b, s, p, relu=True)
+    y_apart, arg_apart = rk.maxpool2d_forward(conv, size, stride)
+    np.testing.assert_array_equal(y, y_apart)
+    np.testing.assert_array_equal(arg, arg_apart)
+    y2, arg2 = nk.conv2d_relu_maxpool_forward(x, wt, b, s, p, size, stride)
+    close(y2, y, dtype)
+    np.testing.assert_array_equal(arg2[y > 1e-3], arg[y > 1e-3])  # ties at 0 may differ
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    want = rk.conv2d_relu_maxpool_backward(dy, y, arg, x, wt, s, p)
+    apart = rk.conv2d_backward(rk.maxpool2d_backward(dy, arg, conv.shape), x, wt, s, p,
+                               relu_output=conv)
+    for got, ref, ref_apart in zip(nk.conv2d_relu_maxpool_backward(dy, y, arg, x, wt, s, p),
+                                   want, apart):
+        close(got, ref, dtype)
+        close(ref, ref_apart, dtype)
+    dx, dw, db = nk.conv2d_relu_maxpool_backward(dy, y, arg, x, wt, s, p, input_grad=False)
+    assert dx is None
+    close(dw, want[1], dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_updates_over_many_arrays_equal_one_at_a_time(dtype):
+    rng = np.random.default_rng(17)
+    shapes = [(8, 1, 5, 5), (8,), (128, 800), (3,)]
+    params = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    for k in (rk, nk):
+        p1, p2 = [p.copy() for p in params], [p.copy() for p in params]
+        m1, v1 = [np.zeros_like(p) for p in p1], [np.zeros_like(p) for p in p1]
+        m2, v2 = [np.zeros_like(p) for p in p1], [np.zeros_like(p) for p in p1]
+        s1, s2 = [np.zeros_like(p) for p in p1], [np.zeros_like(p) for p in p1]
+        for t in range(1, 4):
+            grads = [rng.standard_normal(p.shape).astype(dtype) for p in params]
+            k.adam_update_many(p1, grads, m1, v1, t, 1e-2, weight_decay=1e-3)
+            k.sgd_update_many(p1, grads, s1, 0.1, 0.9, 1e-3)
+            for i in range(len(p2)):
+                k.adam_update(p2[i], grads[i], m2[i], v2[i], t, 1e-2, weight_decay=1e-3)
+                k.sgd_update(p2[i], grads[i], s2[i], 0.1, 0.9, 1e-3)
+        for a, b in zip(p1 + m1 + v1 + s1, p2 + m2 + v2 + s2):
+            np.testing.assert_array_equal(a, b) if k is rk else close(a, b, dtype)
+        k.adam_update_many([], [], [], [], 1)  # nothing to do
+        k.sgd_update_many([], [], None, 0.1)
