@@ -409,19 +409,20 @@ def _unwiden(acc, width, relu, y):
                 y[fi, oy, ox] = row[ox] if not relu or row[ox] > 0 else 0
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FASTMATH)
 def _widen_grad(dy, mask, masked, width, g, db):
     """One sample: dy (F, OH, OW), gated by mask > 0 when masked, into the wide rows of g
     (zero where ox >= OW); db gets its sums per filter."""
     g[:] = 0
+    zero = g.dtype.type(0)
     for fi in range(dy.shape[0]):
-        acc = 0.0
+        acc = 0.0  # float64; fastmath lets the sum vectorize (in a fixed order)
         for oy in range(dy.shape[1]):
+            row = g[fi, oy * width : oy * width + dy.shape[2]]
             for ox in range(dy.shape[2]):
                 v = dy[fi, oy, ox]
-                if masked and not mask[fi, oy, ox] > 0:
-                    v = 0
-                g[fi, oy * width + ox] = v
+                v = v if not masked or mask[fi, oy, ox] > 0 else zero
+                row[ox] = v
                 acc += v
         db[fi] = acc
 
@@ -684,7 +685,7 @@ def _conv2d_relu_maxpool_s1(x, w2, b, kh, kw, oh, ow, size, stride, y, argmax):
         _relu_pool(acc, width, ow, size, stride, y[i], argmax[i])
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=FASTMATH)
 def _unpool_grad(dy, y, argmax, ow, width, g, db):
     """One sample: dy (F, PH, PW) where y > 0, routed to argmax in the wide rows of g; db gets
     its sums per filter."""
