@@ -47,33 +47,6 @@ def _add_combination(dst, coefs, rows):
             dst[j] += c * row[j]
 
 
-@njit(cache=True, inline="always", fastmath=FASTMATH)
-def _add_combination2(dst0, dst1, coefs0, coefs1, rows):
-    """dst0 += coefs0 @ rows and dst1 += coefs1 @ rows: every row loaded serves both."""
-    n, r_count = dst0.size, coefs0.size
-    r = 0
-    while r + 8 <= r_count:
-        r0, r1, r2, r3 = rows[r], rows[r + 1], rows[r + 2], rows[r + 3]
-        r4, r5, r6, r7 = rows[r + 4], rows[r + 5], rows[r + 6], rows[r + 7]
-        c0, c1, c2, c3 = coefs0[r], coefs0[r + 1], coefs0[r + 2], coefs0[r + 3]
-        c4, c5, c6, c7 = coefs0[r + 4], coefs0[r + 5], coefs0[r + 6], coefs0[r + 7]
-        d0, d1, d2, d3 = coefs1[r], coefs1[r + 1], coefs1[r + 2], coefs1[r + 3]
-        d4, d5, d6, d7 = coefs1[r + 4], coefs1[r + 5], coefs1[r + 6], coefs1[r + 7]
-        for j in range(n):
-            x0, x1, x2, x3 = r0[j], r1[j], r2[j], r3[j]
-            x4, x5, x6, x7 = r4[j], r5[j], r6[j], r7[j]
-            dst0[j] += (c0 * x0 + c1 * x1 + c2 * x2 + c3 * x3
-                        + c4 * x4 + c5 * x5 + c6 * x6 + c7 * x7)
-            dst1[j] += (d0 * x0 + d1 * x1 + d2 * x2 + d3 * x3
-                        + d4 * x4 + d5 * x5 + d6 * x6 + d7 * x7)
-        r += 8
-    for rr in range(r, r_count):
-        c, d, row = coefs0[rr], coefs1[rr], rows[rr]
-        for j in range(n):
-            dst0[j] += c * row[j]
-            dst1[j] += d * row[j]
-
-
 # --- dense -------------------------------------------------------------------------------------
 
 
@@ -122,22 +95,12 @@ def _dense_forward(x, w, b, relu, y):
 def _dense_backward(dy, x, w, dx, dw, db):
     n, m = dy.shape
     dyt = np.ascontiguousarray(dy.T)  # (out, N): coefficients for dw
-    for blk in prange((n + 1) // 2):  # dx[i] = dy[i] @ w, two rows per pass over w
-        i = 2 * blk
+    for i in prange(n):  # dx[i] = dy[i] @ w
         dx[i] = 0
-        if i + 1 < n:
-            dx[i + 1] = 0
-            _add_combination2(dx[i], dx[i + 1], dy[i], dy[i + 1], w)
-        else:
-            _add_combination(dx[i], dy[i], w)
-    for blk in prange((m + 1) // 2):  # dw[o] = dy[:, o] @ x, summed in batch order
-        o = 2 * blk
+        _add_combination(dx[i], dy[i], w)
+    for o in prange(m):  # dw[o] = dy[:, o] @ x, summed in batch order
         dw[o] = 0
-        if o + 1 < m:
-            dw[o + 1] = 0
-            _add_combination2(dw[o], dw[o + 1], dyt[o], dyt[o + 1], x)
-        else:
-            _add_combination(dw[o], dyt[o], x)
+        _add_combination(dw[o], dyt[o], x)
     for o in range(m):
         acc = 0.0
         for i in range(n):
@@ -386,17 +349,24 @@ def _wide_backward_one(g, xf, w2, width, kh, kw, length, need_dx, dxf, dw):
         _add_combination(_tap(dxf, t, kh, kw, width, length), w2[:, t], g)
 
 
+_NO_ARGMAX = np.zeros((1, 1, 1, 1), dtype=np.int64)  # argmax argument when not pooling
+
+
 @njit(cache=True, parallel=True)
-def _conv2d_forward_s1(x, w2, b, kh, kw, relu, y):
+def _conv2d_forward_s1(x, w2, b, kh, kw, oh, ow, relu, pool_size, pool_stride, y, argmax):
+    """y (N, F, OH, OW), or its ReLU; with pool_size > 0, the ReLU max-pooled into
+    y (N, F, PH, PW) and argmax. One kernel for both, so Numba compiles it once."""
     n, ch, h, width = x.shape
     f_count = w2.shape[0]
-    oh, ow = y.shape[2], y.shape[3]
     length = (oh - 1) * width + ow
     xf = x.reshape(n, ch, h * width)
     for i in prange(n):
         acc = np.empty((f_count, oh * width), dtype=x.dtype)
         _wide_forward_one(xf[i], w2, b, width, kh, kw, length, acc)
-        _unwiden(acc, width, relu, y[i])
+        if pool_size:
+            _relu_pool(acc, width, ow, pool_size, pool_stride, y[i], argmax[i])
+        else:
+            _unwiden(acc, width, relu, y[i])
 
 
 @njit(cache=True)
@@ -412,8 +382,7 @@ def _unwiden(acc, width, relu, y):
 @njit(cache=True, fastmath=FASTMATH)
 def _widen_grad(dy, mask, masked, width, g, db):
     """One sample: dy (F, OH, OW), gated by mask > 0 when masked, into the wide rows of g
-    (zero where ox >= OW); db gets its sums per filter."""
-    g[:] = 0
+    (zeros); db gets its sums per filter."""
     zero = g.dtype.type(0)
     for fi in range(dy.shape[0]):
         acc = 0.0  # float64; fastmath lets the sum vectorize (in a fixed order)
@@ -428,18 +397,22 @@ def _widen_grad(dy, mask, masked, width, g, db):
 
 
 @njit(cache=True, parallel=True)
-def _conv2d_backward_s1(dy, x, w2, kh, kw, need_dx, mask, masked, dx, dw_per, db_per):
-    """dy gated by mask > 0 when masked (a fused ReLU); per-sample dw_per (N, F, K) and
-    db_per (N, F), summed in batch order by the caller."""
+def _conv2d_backward_s1(dy, x, w2, kh, kw, oh, ow, need_dx, mask, masked, y, argmax, pooled,
+                        dx, dw_per, db_per):
+    """Per-sample dw_per (N, F, K) and db_per (N, F), summed in batch order by the caller, and
+    dx. dy is the conv output's gradient, gated by mask > 0 when masked (a fused ReLU); or,
+    when pooled, the gradient of _conv2d_forward_s1's pooled y with its argmax."""
     n, ch, h, width = x.shape
     f_count = w2.shape[0]
-    oh, ow = dy.shape[2], dy.shape[3]
     length = (oh - 1) * width + ow
     xf = x.reshape(n, ch, h * width)
     dxf = dx.reshape(dx.shape[0], ch, -1)
     for i in prange(n):
-        g = np.empty((f_count, oh * width), dtype=x.dtype)
-        _widen_grad(dy[i], mask[i], masked, width, g, db_per[i])
+        g = np.zeros((f_count, oh * width), dtype=x.dtype)
+        if pooled:
+            _unpool_grad(dy[i], y[i], argmax[i], ow, width, g, db_per[i])
+        else:
+            _widen_grad(dy[i], mask[i], masked, width, g, db_per[i])
         _wide_backward_one(g, xf[i], w2, width, kh, kw, length, need_dx, dxf[i], dw_per[i])
 
 
@@ -491,7 +464,8 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1,
     ow = (wd + 2 * padding - kw) // stride + 1
     if stride == 1:
         y = np.empty((n, f, oh, ow), dtype=x.dtype)
-        _conv2d_forward_s1(_pad(x, padding), w.reshape(f, -1), b, kh, kw, bool(relu), y)
+        _conv2d_forward_s1(_pad(x, padding), w.reshape(f, -1), b, kh, kw, oh, ow, bool(relu), 0,
+                           0, y, _NO_ARGMAX)
         return y
     y = np.empty((n, f, oh * ow), dtype=x.dtype)
     _conv2d_forward(x, w.reshape(f, -1), b, kh, kw, stride, padding, oh, ow, bool(relu), y)
@@ -530,8 +504,9 @@ def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, stride: int = 
         dxp = np.empty_like(xp) if input_grad else np.empty((n, ch, 1, 1), dtype=x.dtype)
         db_per = np.empty((n, f), dtype=np.float64)
         masked = relu_output is not None
-        _conv2d_backward_s1(dy, xp, w.reshape(f, -1), kh, kw, input_grad,
-                            relu_output if masked else dy, masked, dxp, dw_per, db_per)
+        _conv2d_backward_s1(dy, xp, w.reshape(f, -1), kh, kw, oh, ow, input_grad,
+                            relu_output if masked else dy, masked, dy, _NO_ARGMAX, False, dxp,
+                            dw_per, db_per)
         dx = _crop(dxp, padding, h, wd) if input_grad else None
         return dx, _sum_batch(dw_per).reshape(w.shape), _sum_batch(db_per).astype(x.dtype)
     if relu_output is not None:
@@ -673,18 +648,6 @@ def _relu_pool_plane(acc, width, ow, size, stride, y, argmax):
             argmax[py, px] = where
 
 
-@njit(cache=True, parallel=True)
-def _conv2d_relu_maxpool_s1(x, w2, b, kh, kw, oh, ow, size, stride, y, argmax):
-    n, ch, h, width = x.shape
-    f_count = w2.shape[0]
-    length = (oh - 1) * width + ow
-    xf = x.reshape(n, ch, h * width)
-    for i in prange(n):
-        acc = np.empty((f_count, oh * width), dtype=x.dtype)
-        _wide_forward_one(xf[i], w2, b, width, kh, kw, length, acc)
-        _relu_pool(acc, width, ow, size, stride, y[i], argmax[i])
-
-
 @njit(cache=True, fastmath=FASTMATH)
 def _unpool_grad(dy, y, argmax, ow, width, g, db):
     """One sample: dy (F, PH, PW) where y > 0, routed to argmax in the wide rows of g; db gets
@@ -699,21 +662,6 @@ def _unpool_grad(dy, y, argmax, ow, width, g, db):
                     g[fi, oy * width + ox] += v
                     acc += v
         db[fi] = acc
-
-
-@njit(cache=True, parallel=True)
-def _conv2d_relu_maxpool_backward_s1(dy, y, argmax, x, w2, kh, kw, oh, ow, need_dx, dx, dw_per,
-                                     db_per):
-    """dy, y, argmax (N, F, PH, PW) -> per-sample dw_per (N, F, K), db_per (N, F) and dx."""
-    n, ch, h, width = x.shape
-    f_count = w2.shape[0]
-    length = (oh - 1) * width + ow
-    xf = x.reshape(n, ch, h * width)
-    dxf = dx.reshape(dx.shape[0], ch, -1)
-    for i in prange(n):
-        g = np.zeros((f_count, oh * width), dtype=x.dtype)
-        _unpool_grad(dy[i], y[i], argmax[i], ow, width, g, db_per[i])
-        _wide_backward_one(g, xf[i], w2, width, kh, kw, length, need_dx, dxf[i], dw_per[i])
 
 
 def conv2d_relu_maxpool_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1,
@@ -732,8 +680,8 @@ def conv2d_relu_maxpool_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, str
     oh, ow = h - kh + 1, wd - kw + 1
     shape = (n, f, (oh - pool_size) // pool_stride + 1, (ow - pool_size) // pool_stride + 1)
     y, argmax = np.empty(shape, dtype=x.dtype), np.empty(shape, dtype=np.int64)
-    _conv2d_relu_maxpool_s1(xp, w.reshape(f, -1), b, kh, kw, oh, ow, pool_size, pool_stride, y,
-                            argmax)
+    _conv2d_forward_s1(xp, w.reshape(f, -1), b, kh, kw, oh, ow, True, pool_size, pool_stride, y,
+                       argmax)
     return y, argmax
 
 
@@ -756,8 +704,8 @@ def conv2d_relu_maxpool_backward(dy: np.ndarray, y: np.ndarray, argmax: np.ndarr
     dxp = np.empty_like(xp) if input_grad else np.empty((n, ch, 1, 1), dtype=x.dtype)
     dw_per = np.empty((n, f, w[0].size), dtype=x.dtype)
     db_per = np.empty((n, f), dtype=np.float64)
-    _conv2d_relu_maxpool_backward_s1(dy, y, argmax, xp, w.reshape(f, -1), kh, kw, conv_shape[2],
-                                     conv_shape[3], input_grad, dxp, dw_per, db_per)
+    _conv2d_backward_s1(dy, xp, w.reshape(f, -1), kh, kw, conv_shape[2], conv_shape[3],
+                        input_grad, dy, False, y, argmax, True, dxp, dw_per, db_per)
     dx = _crop(dxp, padding, h, wd) if input_grad else None
     return dx, _sum_batch(dw_per).reshape(w.shape), _sum_batch(db_per).astype(x.dtype)
 
