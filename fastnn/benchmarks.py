@@ -121,6 +121,9 @@ def time_call(fn: Callable[[], object], budget: float = 0.5, repeats: int = 5) -
 
 def kernel_table(budget: float = 0.5, names: list[str] | None = None) -> list[dict]:
     """Times every kernel case on every implementation; rows with seconds and speedups."""
+    from ._malloc import retain_freed_memory
+
+    retain_freed_memory()  # as Sequential.fit does: no page faults on reused buffers
     rows = []
     for case in KERNEL_CASES:
         if names and not any(n in case.name for n in names):
