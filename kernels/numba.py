@@ -495,20 +495,13 @@ def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, stride: int = 
     """
     dy, x, w, stride, padding = c.conv2d_backward_args(dy, x, w, stride, padding)
     relu_output = c.relu_output_arg(relu_output, dy)
-    n, ch, h, wd = x.shape
-    f, _, kh, kw = w.shape
-    _, _, oh, ow = dy.shape
-    dw_per = np.empty((n, f, w[0].size), dtype=x.dtype)
+    n, f, oh, ow = dy.shape
+    kh, kw = w.shape[2:]
     if stride == 1:
-        xp = _pad(x, padding)
-        dxp = np.empty_like(xp) if input_grad else np.empty((n, ch, 1, 1), dtype=x.dtype)
-        db_per = np.empty((n, f), dtype=np.float64)
         masked = relu_output is not None
-        _conv2d_backward_s1(dy, xp, w.reshape(f, -1), kh, kw, oh, ow, input_grad,
-                            relu_output if masked else dy, masked, dy, _NO_ARGMAX, False, dxp,
-                            dw_per, db_per)
-        dx = _crop(dxp, padding, h, wd) if input_grad else None
-        return dx, _sum_batch(dw_per).reshape(w.shape), _sum_batch(db_per).astype(x.dtype)
+        return _backward_s1(dy, x, w, padding, oh, ow, input_grad,
+                            relu_output if masked else dy, masked, dy, _NO_ARGMAX, False)
+    dw_per = np.empty((n, f, w[0].size), dtype=x.dtype)
     if relu_output is not None:
         dy = relu_backward(dy, relu_output)
     db = np.empty(f, dtype=x.dtype)
@@ -517,6 +510,21 @@ def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, stride: int = 
                      oh, ow, input_grad, dx, dw_per)
     _bias_grad(dy, db)
     return (dx if input_grad else None), _sum_batch(dw_per).reshape(w.shape), db
+
+
+def _backward_s1(dy, x, w, padding, oh, ow, input_grad, mask, masked, y, argmax, pooled):
+    """The stride-1 backward pass shared by conv2d_backward and its pooled variant (see
+    _conv2d_backward_s1 for the arguments): dx or None, dw, db."""
+    n, ch, h, wd = x.shape
+    f, _, kh, kw = w.shape
+    xp = _pad(x, padding)
+    dxp = np.empty_like(xp) if input_grad else np.empty((n, ch, 1, 1), dtype=x.dtype)
+    dw_per = np.empty((n, f, w[0].size), dtype=x.dtype)
+    db_per = np.empty((n, f), dtype=np.float64)
+    _conv2d_backward_s1(dy, xp, w.reshape(f, -1), kh, kw, oh, ow, input_grad, mask, masked, y,
+                        argmax, pooled, dxp, dw_per, db_per)
+    dx = _crop(dxp, padding, h, wd) if input_grad else None
+    return dx, _sum_batch(dw_per).reshape(w.shape), _sum_batch(db_per).astype(x.dtype)
 
 
 @njit(cache=True)
@@ -697,16 +705,8 @@ def conv2d_relu_maxpool_backward(dy: np.ndarray, y: np.ndarray, argmax: np.ndarr
     if stride != 1:
         dconv = maxpool2d_backward(np.where(y > 0, dy, 0).astype(dy.dtype), argmax, conv_shape)
         return conv2d_backward(dconv, x, w, stride, padding, input_grad)
-    n, ch, h, wd = x.shape
-    f, _, kh, kw = w.shape
-    xp = _pad(x, padding)
-    dxp = np.empty_like(xp) if input_grad else np.empty((n, ch, 1, 1), dtype=x.dtype)
-    dw_per = np.empty((n, f, w[0].size), dtype=x.dtype)
-    db_per = np.empty((n, f), dtype=np.float64)
-    _conv2d_backward_s1(dy, xp, w.reshape(f, -1), kh, kw, conv_shape[2], conv_shape[3],
-                        input_grad, dy, False, y, argmax, True, dxp, dw_per, db_per)
-    dx = _crop(dxp, padding, h, wd) if input_grad else None
-    return dx, _sum_batch(dw_per).reshape(w.shape), _sum_batch(db_per).astype(x.dtype)
+    return _backward_s1(dy, x, w, padding, conv_shape[2], conv_shape[3], input_grad, dy, False,
+                        y, argmax, True)
 
 
 # --- activations -------------------------------------------------------------------------------
