@@ -8,12 +8,16 @@
 
 from . import datasets, init, losses, metrics, models, optim
 from .backend import get_backend, set_backend, use_backend
-from .gradcheck import gradcheck
+from .gradcheck import gradcheck, numeric_gradient
 from .layers import (
+    AvgPool2D,
+    BatchNorm1D,
+    BatchNorm2D,
     Conv2D,
     Dense,
     Dropout,
     Flatten,
+    GlobalAvgPool2D,
     Layer,
     MaxPool2D,
     ReLU,
@@ -28,8 +32,9 @@ from .optim import SGD, Adam, cosine
 __version__ = "0.1.0"
 
 __all__ = [
-    "SGD", "Adam", "BinaryCrossEntropy", "Conv2D", "Dense", "Dropout", "Flatten", "Layer",
-    "MaxPool2D", "ModelFileError", "MulticlassHinge", "ReLU", "Sequential", "ShapeError",
-    "Sigmoid", "SoftmaxCrossEntropy", "Tanh", "cosine", "datasets", "get_backend", "gradcheck",
-    "init", "load", "losses", "metrics", "models", "optim", "set_backend", "use_backend",
+    "SGD", "Adam", "AvgPool2D", "BatchNorm1D", "BatchNorm2D", "BinaryCrossEntropy", "Conv2D",
+    "Dense", "Dropout", "Flatten", "GlobalAvgPool2D", "Layer", "MaxPool2D", "ModelFileError",
+    "MulticlassHinge", "ReLU", "Sequential", "ShapeError", "Sigmoid", "SoftmaxCrossEntropy",
+    "Tanh", "cosine", "datasets", "get_backend", "gradcheck", "init", "load", "losses",
+    "metrics", "models", "numeric_gradient", "optim", "set_backend", "use_backend",
 ]

@@ -2,22 +2,28 @@
 
 A layer works on batches: ``forward(x, training)`` keeps what ``backward(dy)`` needs and
 ``backward`` fills ``grads`` (same keys as ``params``) and returns the gradient for its input.
-Shapes in docstrings leave out the batch axis N that comes first.
+Shapes in docstrings leave out the batch axis N that comes first. Layers know nothing of
+fusion: :mod:`fastnn.fusion` decides which runs of layers one kernel call does.
 """
 
 from __future__ import annotations
+
+import numbers
 
 import numpy as np
 
 from . import init as initializers
 from .backend import ops
+from .kernels import geometry
 
 
 class Layer:
-    """Base class. Subclasses set ``params`` in :meth:`reset` and say their shapes."""
+    """Base class. Subclasses set ``params`` (trained) and ``buffers`` (saved, not trained,
+    such as running statistics) in :meth:`reset` and say their shapes."""
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
+        self.buffers: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
         self.input_grad = True  # the model turns this off for its first layer
 
@@ -55,14 +61,22 @@ def _want(layer: Layer, expected: str, shape: tuple[int, ...]) -> ShapeError:
     return ShapeError(f"{layer!r} expects input of shape {expected}, got {got}")
 
 
+def _int(layer: str, name: str, value: object, minimum: int) -> int:
+    """An integer argument (Python or NumPy) >= minimum; 2.7 is an error, not a truncation."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{layer} {name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{layer} {name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
 class Dense(Layer):
     """Fully connected: (in_features,) -> (out_features,), y = x @ w.T + b."""
 
     def __init__(self, in_features: int, out_features: int, init="he") -> None:
         super().__init__()
-        self.in_features, self.out_features = int(in_features), int(out_features)
-        if self.in_features < 1 or self.out_features < 1:
-            raise ValueError(f"Dense sizes must be positive, got {in_features}, {out_features}")
+        self.in_features = _int("Dense", "in_features", in_features, 1)
+        self.out_features = _int("Dense", "out_features", out_features, 1)
         self.init = init
         self.reset(np.random.default_rng(0), np.float32)
 
@@ -71,15 +85,12 @@ class Dense(Layer):
         w = initializers.get(self.init)(rng, shape, self.in_features, self.out_features, dtype)
         self.params = {"w": w, "b": np.zeros(self.out_features, dtype)}
 
-    def forward(self, x, training=False, relu=False):
-        """relu=True applies a ReLU in the same pass (Sequential fuses Dense + ReLU)."""
+    def forward(self, x, training=False):
         self.x = x
-        return ops.dense_forward(x, self.params["w"], self.params["b"], relu)
+        return ops.dense_forward(x, self.params["w"], self.params["b"])
 
-    def backward(self, dy, relu_output=None):
-        """relu_output: the output of a ReLU fused into this layer, whose mask gates dy."""
-        dx, self.grads["w"], self.grads["b"] = ops.dense_backward(dy, self.x, self.params["w"],
-                                                                  relu_output)
+    def backward(self, dy):
+        dx, self.grads["w"], self.grads["b"] = ops.dense_backward(dy, self.x, self.params["w"])
         return dx
 
     def output_shape(self, shape):
@@ -93,17 +104,30 @@ class Dense(Layer):
 
 
 class Conv2D(Layer):
-    """2-D convolution: (C, H, W) -> (F, OH, OW), square kernels, zero padding."""
+    """2-D convolution: (C, H, W) -> (F, OH, OW), square kernels, zero padding.
+
+    ``padding="same"`` keeps H and W (odd kernels, stride 1, as in PyTorch).
+    """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-                 padding: int = 0, init="he") -> None:
+                 padding: int | str = 0, init="he") -> None:
         super().__init__()
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size, self.stride, self.padding = int(kernel_size), int(stride), int(padding)
-        if min(self.in_channels, self.out_channels, self.kernel_size, self.stride) < 1:
-            raise ValueError(f"Conv2D sizes and stride must be positive: {self!r}")
-        if self.padding < 0:
-            raise ValueError(f"Conv2D padding must be >= 0, got {padding}")
+        self.in_channels = _int("Conv2D", "in_channels", in_channels, 1)
+        self.out_channels = _int("Conv2D", "out_channels", out_channels, 1)
+        self.kernel_size = _int("Conv2D", "kernel_size", kernel_size, 1)
+        self.stride = _int("Conv2D", "stride", stride, 1)
+        if padding == "same":
+            if self.stride != 1:
+                raise ValueError(f'Conv2D padding="same" needs stride 1, got {self.stride}')
+            try:
+                self.padding = geometry.same_padding(self.kernel_size)
+            except ValueError as e:
+                raise ValueError(f"Conv2D {e}") from None
+        elif isinstance(padding, str):
+            raise ValueError(f'Conv2D padding must be an integer or "same", got {padding!r}')
+        else:
+            self.padding = _int("Conv2D", "padding", padding, 0)
+        self.padding_arg = padding if padding == "same" else self.padding
         self.init = init
         self.reset(np.random.default_rng(0), np.float32)
 
@@ -114,29 +138,14 @@ class Conv2D(Layer):
         self.params = {"w": initializers.get(self.init)(rng, shape, fan_in, fan_out, dtype),
                        "b": np.zeros(self.out_channels, dtype)}
 
-    def forward(self, x, training=False, relu=False, pool=None):
-        """relu=True applies a ReLU in the same pass; ``pool`` (a MaxPool2D) applies a ReLU
-        and then that max-pooling (Sequential fuses Conv2D + ReLU [+ MaxPool2D])."""
+    def forward(self, x, training=False):
         self.x = x
-        w, b = self.params["w"], self.params["b"]
-        if pool is not None:
-            self.pooled = ops.conv2d_relu_maxpool_forward(x, w, b, self.stride, self.padding,
-                                                          pool.size, pool.stride)
-            return self.pooled[0]
-        return ops.conv2d_forward(x, w, b, self.stride, self.padding, relu)
+        return ops.conv2d_forward(x, self.params["w"], self.params["b"], self.stride,
+                                  self.padding)
 
-    def backward(self, dy, relu_output=None, pooled=False):
-        """relu_output: the output of a ReLU fused into this layer, whose mask gates dy.
-        pooled=True: dy is the gradient of the fused forward's pooled output."""
-        w = self.params["w"]
-        if pooled:
-            y, argmax = self.pooled
-            grads = ops.conv2d_relu_maxpool_backward(dy, y, argmax, self.x, w, self.stride,
-                                                     self.padding, self.input_grad)
-        else:
-            grads = ops.conv2d_backward(dy, self.x, w, self.stride, self.padding,
-                                        self.input_grad, relu_output)
-        dx, self.grads["w"], self.grads["b"] = grads
+    def backward(self, dy):
+        dx, self.grads["w"], self.grads["b"] = ops.conv2d_backward(
+            dy, self.x, self.params["w"], self.stride, self.padding, self.input_grad)
         return dx
 
     def output_shape(self, shape):
@@ -145,23 +154,36 @@ class Conv2D(Layer):
             raise _want(self, f"(N, {self.in_channels}, H, W)", shape)
         if min(shape[1:]) + 2 * p < k:
             raise _want(self, f"(N, {self.in_channels}, H, W) with H, W >= {k - 2 * p}", shape)
-        return (self.out_channels, (shape[1] + 2 * p - k) // s + 1, (shape[2] + 2 * p - k) // s + 1)
+        return (self.out_channels,) + geometry.out_hw(shape[1], shape[2], k, k, s, p)
 
     def config(self):
         cfg = {"in_channels": self.in_channels, "out_channels": self.out_channels,
-               "kernel_size": self.kernel_size, "stride": self.stride, "padding": self.padding}
+               "kernel_size": self.kernel_size, "stride": self.stride,
+               "padding": self.padding_arg}
         return cfg | ({"init": self.init} if isinstance(self.init, str) else {})
 
 
-class MaxPool2D(Layer):
-    """Max-pooling over size x size windows: (C, H, W) -> (C, OH, OW); stride defaults to size."""
+class _Pool2D(Layer):
+    """size x size windows over (C, H, W); stride defaults to size."""
 
     def __init__(self, size: int = 2, stride: int | None = None) -> None:
         super().__init__()
-        self.size = int(size)
-        self.stride = self.size if stride is None else int(stride)
-        if self.size < 1 or self.stride < 1:
-            raise ValueError(f"MaxPool2D size and stride must be positive, got {size}, {stride}")
+        name = type(self).__name__
+        self.size = _int(name, "size", size, 1)
+        self.stride = self.size if stride is None else _int(name, "stride", stride, 1)
+
+    def output_shape(self, shape):
+        if len(shape) != 3 or min(shape[1:]) < self.size:
+            raise _want(self, f"(N, C, H, W) with H, W >= {self.size}", shape)
+        return (shape[0],) + geometry.out_hw(shape[1], shape[2], self.size, self.size,
+                                             self.stride)
+
+    def config(self):
+        return {"size": self.size, "stride": self.stride}
+
+
+class MaxPool2D(_Pool2D):
+    """Max-pooling: (C, H, W) -> (C, OH, OW)."""
 
     def forward(self, x, training=False):
         self.x_shape = x.shape
@@ -171,25 +193,116 @@ class MaxPool2D(Layer):
     def backward(self, dy):
         return ops.maxpool2d_backward(dy, self.argmax, self.x_shape)
 
+
+class AvgPool2D(_Pool2D):
+    """Average pooling: (C, H, W) -> (C, OH, OW)."""
+
+    def forward(self, x, training=False):
+        self.x_shape = x.shape
+        return ops.avgpool2d_forward(x, self.size, self.stride)
+
+    def backward(self, dy):
+        return ops.avgpool2d_backward(dy, self.x_shape, self.size, self.stride)
+
+
+class GlobalAvgPool2D(Layer):
+    """The mean of each channel's plane: (C, H, W) -> (C,)."""
+
+    def forward(self, x, training=False):
+        self.x_shape = x.shape
+        return ops.global_avgpool2d_forward(x)
+
+    def backward(self, dy):
+        return ops.global_avgpool2d_backward(dy, self.x_shape)
+
     def output_shape(self, shape):
-        if len(shape) != 3 or min(shape[1:]) < self.size:
-            raise _want(self, f"(N, C, H, W) with H, W >= {self.size}", shape)
-        return (shape[0],) + tuple((d - self.size) // self.stride + 1 for d in shape[1:])
+        if len(shape) != 3:
+            raise _want(self, "(N, C, H, W)", shape)
+        return (shape[0],)
+
+
+class _BatchNorm(Layer):
+    """Batch normalization per channel, with a learned scale ``gamma`` and shift ``beta``.
+
+    In training the batch's mean and (biased) variance normalize it, and the running
+    statistics follow them with PyTorch's convention: ``running = (1 - momentum) * running +
+    momentum * batch``, momentum 0.1 (Keras's momentum 0.99 is PyTorch's 0.01), the running
+    variance unbiased. In evaluation and prediction the running statistics normalize, so one
+    sample alone gets the same output as in a batch.
+    """
+
+    rank = 0  # per-sample input rank
+
+    def __init__(self, channels: int, momentum: float = 0.1, eps: float = 1e-5) -> None:
+        super().__init__()
+        name = type(self).__name__
+        self.channels = _int(name, "channels", channels, 1)
+        if not (isinstance(momentum, numbers.Real) and 0 <= momentum <= 1):
+            raise ValueError(f"{name} momentum must be in [0, 1], got {momentum!r}")
+        if not (isinstance(eps, numbers.Real) and eps > 0):
+            raise ValueError(f"{name} eps must be > 0, got {eps!r}")
+        self.momentum, self.eps = float(momentum), float(eps)
+        self.reset(np.random.default_rng(0), np.float32)
+
+    def reset(self, rng, dtype):
+        c = self.channels
+        self.params = {"gamma": np.ones(c, dtype), "beta": np.zeros(c, dtype)}
+        self.buffers = {"running_mean": np.zeros(c, dtype), "running_var": np.ones(c, dtype)}
+
+    def update_running(self, mean: np.ndarray, var: np.ndarray, count: int) -> None:
+        """Moves the running statistics towards a batch's mean and biased variance over
+        ``count`` values per channel."""
+        m = self.momentum
+        unbiased = var * (count / max(count - 1, 1))
+        for name, batch in (("running_mean", mean), ("running_var", unbiased)):
+            running = self.buffers[name]
+            running *= running.dtype.type(1 - m)
+            running += (m * batch).astype(running.dtype)
+
+    def forward(self, x, training=False):
+        gamma, beta = self.params["gamma"], self.params["beta"]
+        if training:
+            self.x = x
+            self.mean, self.var = ops.batchnorm_stats(x)
+            self.update_running(self.mean, self.var, x.size // x.shape[1])
+            return ops.batchnorm_forward(x, gamma, beta, self.mean, self.var, self.eps)
+        self.x = None
+        return ops.batchnorm_forward(x, gamma, beta, self.buffers["running_mean"],
+                                     self.buffers["running_var"], self.eps)
+
+    def backward(self, dy):
+        if self.x is None:
+            raise RuntimeError(f"{self!r}: backward needs a forward pass in training mode")
+        dx, self.grads["gamma"], self.grads["beta"] = ops.batchnorm_backward(
+            dy, self.x, self.params["gamma"], self.mean, self.var, self.eps)
+        return dx
+
+    def output_shape(self, shape):
+        if len(shape) != self.rank or shape[0] != self.channels:
+            dims = "" if self.rank == 1 else ", H, W"
+            raise _want(self, f"(N, {self.channels}{dims})", shape)
+        return shape
 
     def config(self):
-        return {"size": self.size, "stride": self.stride}
+        return {"channels": self.channels, "momentum": self.momentum, "eps": self.eps}
+
+
+class BatchNorm2D(_BatchNorm):
+    """Batch normalization of (C, H, W) inputs: statistics per channel over N, H and W."""
+
+    rank = 3
+
+
+class BatchNorm1D(_BatchNorm):
+    """Batch normalization of (features,) inputs: statistics per feature over the batch."""
+
+    rank = 1
 
 
 class ReLU(Layer):
     def forward(self, x, training=False):
         self.x = x
         return ops.relu_forward(x)
-
-    def fused(self, y):
-        """The previous layer already applied the ReLU: keep its output for the backward mask
-        (y > 0 exactly where the input was > 0)."""
-        self.x = y
-        return y
 
     def backward(self, dy):
         return ops.relu_backward(dy, self.x)
@@ -233,8 +346,8 @@ class Dropout(Layer):
 
     def __init__(self, p: float = 0.5) -> None:
         super().__init__()
-        if not 0 <= p < 1:
-            raise ValueError(f"Dropout p must be in [0, 1), got {p}")
+        if not (isinstance(p, numbers.Real) and 0 <= p < 1):
+            raise ValueError(f"Dropout p must be in [0, 1), got {p!r}")
         self.p = float(p)
         self.rng = np.random.default_rng(0)  # the model hands it the run's generator
 
@@ -253,5 +366,6 @@ class Dropout(Layer):
         return {"p": self.p}
 
 
-LAYERS = {cls.__name__: cls for cls in (Dense, Conv2D, MaxPool2D, ReLU, Sigmoid, Tanh, Flatten,
+LAYERS = {cls.__name__: cls for cls in (Dense, Conv2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D,
+                                         BatchNorm1D, BatchNorm2D, ReLU, Sigmoid, Tanh, Flatten,
                                          Dropout)}

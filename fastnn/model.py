@@ -20,7 +20,8 @@ import numpy as np
 from . import losses as losses_mod
 from ._io import atomic_open
 from ._malloc import retain_freed_memory
-from .layers import LAYERS, Conv2D, Dense, Layer, MaxPool2D, ReLU, ShapeError
+from .fusion import Plan, build_plan
+from .layers import LAYERS, Layer, ShapeError
 from .optim import Adam, Optimizer, Schedule, constant
 from .progress import Progress
 
@@ -36,12 +37,14 @@ class Sequential:
     """Layers applied in order. ``model(x)`` returns the last layer's output (logits).
 
     Parameters are initialized from ``seed`` in ``dtype`` (float32 by default; float64 for
-    gradient checks), so the same seed gives the same model on every backend.
+    gradient checks), so the same seed gives the same model on every backend. ``plan`` says
+    which layers run as one kernel call (:mod:`fastnn.fusion`); ``fuse=False`` runs each layer
+    on its own (the same numbers, more passes).
     """
 
     def __init__(self, layers: Sequence[Layer], seed: int = 0, dtype="float32",
                  loss: str | losses_mod.Loss = "cross_entropy",
-                 class_names: Sequence[str] | None = None) -> None:
+                 class_names: Sequence[str] | None = None, fuse: bool = True) -> None:
         self.layers = list(layers)
         for i, layer in enumerate(self.layers):
             if not isinstance(layer, Layer):
@@ -53,7 +56,18 @@ class Sequential:
         self.class_names = list(class_names) if class_names is not None else None
         self.metadata: dict = {}
         self._checked: set[tuple[int, ...]] = set()
+        self.fuse = fuse
+        self._plan: tuple[tuple[int, ...], Plan] | None = None
         self.reset(seed)
+
+    @property
+    def plan(self) -> Plan:
+        """The kernel calls that run the layers (see :mod:`fastnn.fusion`), built once and
+        again only if ``layers`` is changed."""
+        key = tuple(map(id, self.layers))
+        if self._plan is None or self._plan[0] != key:
+            self._plan = key, build_plan(self.layers, self.fuse)
+        return self._plan[1]
 
     # --- parameters ----------------------------------------------------------------------------
 
@@ -96,44 +110,15 @@ class Sequential:
         return shape
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        """Runs the layers; runs of layers that one kernel can do in a single pass are fused
-        (see :meth:`groups`): the same numbers, fewer passes over the activations."""
-        layers = self.layers
-        for i, count in self.groups():
-            if count == 3:
-                x = layers[i].forward(x, training, pool=layers[i + 2])
-            elif count == 2:
-                x = layers[i + 1].fused(layers[i].forward(x, training, relu=True))
-            else:
-                x = layers[i].forward(x, training)
+        """Runs the plan's steps: logits (N, K) for inputs x (N, ...)."""
+        for step in self.plan:
+            x = step.forward(x, training)
         return x
 
     def backward(self, dy: np.ndarray) -> None:
-        """Gradients of every layer for dy = dloss/doutput, group by group as in forward."""
-        layers = self.layers
-        for i, count in reversed(self.groups()):
-            if count == 3:
-                dy = layers[i].backward(dy, pooled=True)
-            elif count == 2:
-                dy = layers[i].backward(dy, relu_output=layers[i + 1].x)
-            else:
-                dy = layers[i].backward(dy)
-
-    def groups(self) -> list[tuple[int, int]]:
-        """(first layer, layer count) of each kernel call: Conv2D + ReLU + MaxPool2D is one
-        call, so is a Conv2D or Dense followed by a ReLU; any other layer runs alone."""
-        layers, groups, i = self.layers, [], 0
-        while i < len(layers):
-            kinds = [type(layer) for layer in layers[i : i + 3]]
-            if kinds == [Conv2D, ReLU, MaxPool2D]:
-                count = 3
-            elif kinds[:2] in ([Conv2D, ReLU], [Dense, ReLU]):
-                count = 2
-            else:
-                count = 1
-            groups.append((i, count))
-            i += count
-        return groups
+        """Gradients of every layer for dy = dloss/doutput, step by step in reverse."""
+        for step in reversed(self.plan):
+            dy = step.backward(dy)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """Logits (N, K) for inputs (N, ...), in evaluation mode."""
@@ -154,10 +139,12 @@ class Sequential:
                 layer.grads["w"] = layer.grads["w"] + w.dtype.type(lam_m) * w
         return float(loss) + self._l2_penalty(x.shape[0]), logits
 
-    def objective(self, x: np.ndarray, y: np.ndarray) -> float:
-        """The loss that training minimizes (L2 penalty included), in evaluation mode."""
+    def objective(self, x: np.ndarray, y: np.ndarray, training: bool = False) -> float:
+        """The loss that training minimizes (L2 penalty included), in evaluation mode unless
+        ``training`` (batch statistics; dropout too, if any)."""
         x = self._input(x)
-        return float(self.loss(self.forward(x), y)[0]) + self._l2_penalty(x.shape[0])
+        return (float(self.loss(self.forward(x, training), y)[0])
+                + self._l2_penalty(x.shape[0]))
 
     def _weights(self):
         return [(layer.params["w"], layer) for layer in self.layers if "w" in layer.params]
@@ -280,7 +267,8 @@ class Sequential:
 
     def summary(self) -> str:
         lines = [f"{i:>3}  {layer!r}" for i, layer in enumerate(self.layers)]
-        return "\n".join(lines + [f"{self.num_parameters():,} parameters, {self.dtype}"])
+        return "\n".join(lines + [f"{self.num_parameters():,} parameters, {self.dtype}", "",
+                                  str(self.plan)])
 
     def __repr__(self) -> str:
         return "Sequential([" + ", ".join(repr(layer) for layer in self.layers) + "])"
@@ -298,7 +286,7 @@ class Sequential:
             "metadata": metadata or {},
         }
         arrays = {f"layer{i}.{name}": p for i, layer in enumerate(self.layers)
-                  for name, p in layer.params.items()}
+                  for name, p in (layer.params | layer.buffers).items()}
         arrays["architecture"] = np.array(json.dumps(arch))
         with atomic_open(path) as f:
             np.savez(f, **arrays)
@@ -326,12 +314,13 @@ def load(path: str | os.PathLike) -> Sequential:
                            loss=losses_mod.from_config(arch["loss"]),
                            class_names=arch.get("class_names"))
         for i, layer in enumerate(layers):
-            for name, p in layer.params.items():
-                saved = arrays.pop(f"layer{i}.{name}")
-                if saved.shape != p.shape or saved.dtype != p.dtype:
-                    raise ValueError(f"layer {i} {name} is {saved.dtype}{saved.shape}, expected "
-                                     f"{p.dtype}{p.shape}")
-                layer.params[name] = saved.copy()
+            for store in (layer.params, layer.buffers):
+                for name, p in store.items():
+                    saved = arrays.pop(f"layer{i}.{name}")
+                    if saved.shape != p.shape or saved.dtype != p.dtype:
+                        raise ValueError(f"layer {i} {name} is {saved.dtype}{saved.shape}, "
+                                         f"expected {p.dtype}{p.shape}")
+                    store[name] = saved.copy()
         if arrays:
             raise ValueError(f"unexpected arrays {sorted(arrays)}")
     except (KeyError, TypeError, ValueError, json.JSONDecodeError) as e:

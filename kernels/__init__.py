@@ -1,17 +1,30 @@
 """fastnn's compute kernels, twice: ``reference`` (plain NumPy) and ``numba`` (JIT, fast).
 
-Both modules have the same functions with the same signatures; :mod:`fastnn.backend` picks
-one of them for the layers. Import the modules explicitly::
+Both are packages with one module per algorithm family and the same public functions with the
+same signatures; :mod:`fastnn.backend` picks one of them for the layers::
 
     from fastnn.kernels import numba as nk, reference as rk
+
+=============  ===============================================================================
+module         kernels
+=============  ===============================================================================
+dense          dense_forward, dense_backward
+im2col         im2col, col2im (and, in numba, the strided convolution built on them)
+conv           conv2d_forward/backward, and the fused conv2d_relu_maxpool_* and
+               conv2d_relu_batchnorm_*; numba's picks an algorithm (direct or im2col)
+pool           max-pool (with argmax), average pool, global average pool
+norm           batchnorm_stats, batchnorm_forward, batchnorm_backward
+activations    relu, sigmoid, tanh (forward and backward)
+losses         softmax, softmax_cross_entropy, binary_cross_entropy_with_logits,
+               multiclass_hinge
+optim          sgd_update, adam_update and their ``_many`` forms (one call per step)
+=============  ===============================================================================
+
+``numba.direct`` holds the stride-1 direct convolution the numba ``conv`` module runs on;
+``geometry`` computes output sizes and padding for all; ``_checks`` validates arguments for
+both backends; ``vectorized`` is a NumPy im2col baseline for benchmarks, not a backend.
 """
 
-KERNELS = (
-    "dense_forward", "dense_backward", "im2col", "col2im", "conv2d_forward", "conv2d_backward",
-    "maxpool2d_forward", "maxpool2d_backward", "conv2d_relu_maxpool_forward",
-    "conv2d_relu_maxpool_backward", "relu_forward", "relu_backward",
-    "sigmoid_forward", "sigmoid_backward", "tanh_forward", "tanh_backward", "softmax",
-    "softmax_cross_entropy", "binary_cross_entropy_with_logits", "multiclass_hinge",
-    "sgd_update", "adam_update", "sgd_update_many", "adam_update_many",
-)
-"""The functions every kernel module provides."""
+from .numba import __all__ as KERNELS  # noqa: N812  (the functions every backend provides)
+
+__all__ = ["KERNELS"]

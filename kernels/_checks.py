@@ -12,6 +12,8 @@ import numbers
 
 import numpy as np
 
+from . import geometry
+
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -69,7 +71,7 @@ def out_size(size: int, k: int, stride: int, padding: int, what: str) -> int:
             f"{what} {k} is larger than the padded input ({size} + 2*{padding} = "
             f"{size + 2 * padding})"
         )
-    return (size + 2 * padding - k) // stride + 1
+    return geometry.out_size(size, k, stride, padding)
 
 
 # --- per-kernel argument checks ---------------------------------------------------------------
@@ -229,6 +231,92 @@ def conv_pool_backward_args(dy, y, argmax, x, w, stride, padding):
     same_dtype(dy=dy, y=y, x=x, w=w)
     same_shape("y", y, "dy", dy)
     return dy, y, argmax, x, w, stride, padding, conv_shape
+
+
+def avgpool_backward_args(dy, x_shape, size, stride):
+    dy = floats("dy", dy, 4)
+    x_shape = shape4("x_shape", x_shape)
+    size = integer("size", size, 1)
+    stride = size if stride is None else integer("stride", stride, 1)
+    *_, oh, ow = window_args(x_shape, size, size, stride, 0, what="pool size")
+    if dy.shape != x_shape[:2] + (oh, ow):
+        raise ValueError(f"dy shape {dy.shape} should be {x_shape[:2] + (oh, ow)} for x_shape "
+                         f"{x_shape}, pool size {size}, stride {stride}")
+    return dy, x_shape, size, stride
+
+
+def global_pool_backward_args(dy, x_shape):
+    dy = floats("dy", dy, 2)
+    x_shape = shape4("x_shape", x_shape)
+    if dy.shape != x_shape[:2]:
+        raise ValueError(f"dy shape {dy.shape} should be {x_shape[:2]} for x_shape {x_shape}")
+    return dy, x_shape
+
+
+def norm_input(name, x):
+    """A batch-norm input: (N, C) or (N, C, H, W), with at least one value per channel."""
+    x = floats(name, x, (2, 4))
+    if x.size == 0:
+        raise ValueError(f"{name} must hold at least one value per channel, got shape {x.shape}")
+    return x
+
+
+def _channel_vectors(channels, dtype, **vectors):
+    """Per-channel vectors: 1-D, one entry per channel, in the input's dtype."""
+    out = []
+    for name, v in vectors.items():
+        v = floats(name, v, 1)
+        if v.shape[0] != channels:
+            raise ValueError(f"{name} has {v.shape[0]} entries but the input has {channels} "
+                             f"channels")
+        out.append(v)
+    same_dtype(x=np.empty(0, dtype), **dict(zip(vectors, out)))
+    return out
+
+
+def batchnorm_args(x, gamma, beta, mean, var, eps):
+    x = norm_input("x", x)
+    gamma, beta, mean, var = _channel_vectors(x.shape[1], x.dtype, gamma=gamma, beta=beta,
+                                              mean=mean, var=var)
+    return x, gamma, beta, mean, var, _eps(eps)
+
+
+def batchnorm_backward_args(dy, x, gamma, mean, var, eps):
+    x = norm_input("x", x)
+    dy = floats("dy", dy)
+    same_shape("dy", dy, "x", x)
+    same_dtype(dy=dy, x=x)
+    gamma, mean, var = _channel_vectors(x.shape[1], x.dtype, gamma=gamma, mean=mean, var=var)
+    return dy, x, gamma, mean, var, _eps(eps)
+
+
+def _eps(eps):
+    eps = number("eps", eps)
+    if eps <= 0:
+        raise ValueError(f"eps must be > 0, got {eps}")
+    return eps
+
+
+def conv_bn_args(x, w, b, gamma, beta, stride, padding, eps, mean, var):
+    """Conv2D + ReLU + BatchNorm2D: the conv checks, then one gamma, beta (and, for inference,
+    mean and var) entry per filter."""
+    x, w, b, stride, padding = conv2d_args(x, w, b, stride, padding)
+    if (mean is None) != (var is None):
+        raise ValueError("mean and var must be given together (inference) or not at all")
+    vectors = {"gamma": gamma, "beta": beta}
+    if mean is not None:
+        vectors |= {"mean": mean, "var": var}
+    checked = _channel_vectors(w.shape[0], x.dtype, **vectors) + [None, None]
+    return x, w, b, checked[0], checked[1], stride, padding, _eps(eps), checked[2], checked[3]
+
+
+def conv_bn_backward_args(dout, y, x, w, gamma, mean, var, stride, padding, eps):
+    dout, x, w, stride, padding = conv2d_backward_args(dout, x, w, stride, padding)
+    y = floats("y", y)
+    same_shape("y", y, "dout", dout)
+    gamma, mean, var = _channel_vectors(w.shape[0], x.dtype, gamma=gamma, mean=mean, var=var)
+    same_dtype(dout=dout, y=y, x=x)
+    return dout, y, x, w, gamma, mean, var, stride, padding, _eps(eps)
 
 
 def unary_args(x, name="x"):

@@ -2,11 +2,9 @@
 
 import numpy as np
 import pytest
+from kernel_cases import BACKENDS
 
-from fastnn.kernels import numba as nk
-from fastnn.kernels import reference as rk
-
-KERNELS = [pytest.param(rk, id="reference"), pytest.param(nk, id="numba")]
+KERNELS = BACKENDS
 x4 = np.zeros((2, 3, 8, 8), np.float32)
 w4 = np.zeros((4, 3, 3, 3), np.float32)
 b1 = np.zeros(4, np.float32)
@@ -75,6 +73,22 @@ b1 = np.zeros(4, np.float32)
     (lambda k: k.sgd_update(np.zeros(3), np.zeros(3), None, 0.1, momentum=0.9),
      "needs a velocity array"),
     (lambda k: k.sgd_update(np.zeros(3), np.zeros(3), None, float("nan")), "lr must be a finite"),
+    (lambda k: k.avgpool2d_forward(x4, 9), "pool size height 9 is larger"),
+    (lambda k: k.avgpool2d_backward(np.zeros((2, 3, 3, 3), np.float32), x4.shape, 2),
+     r"dy shape \(2, 3, 3, 3\) should be \(2, 3, 4, 4\)"),
+    (lambda k: k.global_avgpool2d_backward(np.zeros((2, 4), np.float32), x4.shape),
+     r"dy shape \(2, 4\) should be \(2, 3\)"),
+    (lambda k: k.batchnorm_stats(np.zeros((2, 3, 4))), "x must have 2 or 4 dimensions"),
+    (lambda k: k.batchnorm_stats(np.zeros((0, 3))), "at least one value per channel"),
+    (lambda k: k.batchnorm_forward(x4, b1, b1[:3], b1[:3], b1[:3]),
+     "gamma has 4 entries but the input has 3 channels"),
+    (lambda k: k.batchnorm_forward(x4, b1[:3], b1[:3], b1[:3], b1[:3], eps=0), "eps must be > 0"),
+    (lambda k: k.batchnorm_backward(x4[:1], x4, b1[:3], b1[:3], b1[:3]),
+     r"dy shape \(1, 3, 8, 8\) does not match x shape"),
+    (lambda k: k.conv2d_relu_batchnorm_forward(x4, w4, b1, b1, b1, mean=b1),
+     "mean and var must be given together"),
+    (lambda k: k.conv2d_relu_batchnorm_forward(x4, w4, b1, b1[:2], b1),
+     "gamma has 2 entries but the input has 4 channels"),
 ])
 def test_bad_input_raises_a_named_value_error(k, call, match):
     with pytest.raises(ValueError, match=match):

@@ -1,0 +1,175 @@
+"""Which runs of layers one kernel call does: a pattern table, turned into a plan per model.
+
+A fused step computes exactly what its layers compute one after another (the tests check
+this), in fewer passes over the activations: a ReLU after a Conv2D or Dense runs in that
+layer's output loop, a max-pool reads the convolution's output from a per-sample scratch
+buffer, and batch norm gathers its statistics (or, in inference, applies its running ones)
+while each sample's convolution output is in cache.
+
+Layers know nothing of this. A step reads its layers' parameters, calls the fused kernel and
+writes the layers' gradients; :class:`Single` runs any other layer on its own.
+
+    >>> print(model.plan)        # one line per kernel call
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .backend import ops
+from .layers import BatchNorm2D, Conv2D, Dense, Layer, MaxPool2D, ReLU
+
+
+class Step:
+    """One kernel call (or a few) doing the work of ``layers``."""
+
+    kernel = ""
+
+    def __init__(self, *layers: Layer) -> None:
+        self.layers = layers
+
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, dy: np.ndarray) -> np.ndarray | None:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return " + ".join(type(layer).__name__ for layer in self.layers)
+
+
+class Single(Step):
+    """A layer that runs alone, through its own forward and backward."""
+
+    def forward(self, x, training):
+        return self.layers[0].forward(x, training)
+
+    def backward(self, dy):
+        return self.layers[0].backward(dy)
+
+    @property
+    def kernel(self) -> str:
+        return type(self.layers[0]).__name__
+
+
+class DenseReLU(Step):
+    kernel = "dense_forward(relu=True)"
+
+    def forward(self, x, training):
+        dense = self.layers[0]
+        self.x = x
+        self.y = ops.dense_forward(x, dense.params["w"], dense.params["b"], relu=True)
+        return self.y
+
+    def backward(self, dy):
+        dense = self.layers[0]
+        dx, dense.grads["w"], dense.grads["b"] = ops.dense_backward(
+            dy, self.x, dense.params["w"], relu_output=self.y)
+        return dx
+
+
+class ConvReLU(Step):
+    kernel = "conv2d_forward(relu=True)"
+
+    def forward(self, x, training):
+        conv = self.layers[0]
+        self.x = x
+        self.y = ops.conv2d_forward(x, conv.params["w"], conv.params["b"], conv.stride,
+                                    conv.padding, relu=True)
+        return self.y
+
+    def backward(self, dy):
+        conv = self.layers[0]
+        dx, conv.grads["w"], conv.grads["b"] = ops.conv2d_backward(
+            dy, self.x, conv.params["w"], conv.stride, conv.padding, conv.input_grad, self.y)
+        return dx
+
+
+class ConvReLUMaxPool(Step):
+    kernel = "conv2d_relu_maxpool"
+
+    def forward(self, x, training):
+        conv, _, pool = self.layers
+        self.x = x
+        self.y, self.argmax = ops.conv2d_relu_maxpool_forward(
+            x, conv.params["w"], conv.params["b"], conv.stride, conv.padding, pool.size,
+            pool.stride)
+        return self.y
+
+    def backward(self, dy):
+        conv = self.layers[0]
+        dx, conv.grads["w"], conv.grads["b"] = ops.conv2d_relu_maxpool_backward(
+            dy, self.y, self.argmax, self.x, conv.params["w"], conv.stride, conv.padding,
+            conv.input_grad)
+        return dx
+
+
+class ConvReLUBatchNorm(Step):
+    kernel = "conv2d_relu_batchnorm"
+
+    def forward(self, x, training):
+        conv, _, bn = self.layers
+        running = {}
+        if not training:
+            running = {"mean": bn.buffers["running_mean"], "var": bn.buffers["running_var"]}
+        self.x = x
+        out, self.y, self.mean, self.var = ops.conv2d_relu_batchnorm_forward(
+            x, conv.params["w"], conv.params["b"], bn.params["gamma"], bn.params["beta"],
+            conv.stride, conv.padding, bn.eps, **running)
+        if training:
+            bn.update_running(self.mean, self.var, self.y.size // self.y.shape[1])
+        return out
+
+    def backward(self, dy):
+        conv, _, bn = self.layers
+        if self.y is None:
+            raise RuntimeError(f"{bn!r}: backward needs a forward pass in training mode")
+        dx, conv.grads["w"], conv.grads["b"], bn.grads["gamma"], bn.grads["beta"] = (
+            ops.conv2d_relu_batchnorm_backward(
+                dy, self.y, self.x, conv.params["w"], bn.params["gamma"], self.mean, self.var,
+                conv.stride, conv.padding, bn.eps, conv.input_grad))
+        return dx
+
+
+PATTERNS: tuple[tuple[tuple[type[Layer], ...], type[Step]], ...] = (
+    ((Conv2D, ReLU, MaxPool2D), ConvReLUMaxPool),
+    ((Conv2D, ReLU, BatchNorm2D), ConvReLUBatchNorm),
+    ((Conv2D, ReLU), ConvReLU),
+    ((Dense, ReLU), DenseReLU),
+)
+"""Layer sequences and the step that runs them; the first (longest) match wins."""
+
+
+class Plan(list):
+    """The steps of a model, in order; ``print(plan)`` shows which layers each one runs."""
+
+    def __init__(self, steps: Sequence[Step], first_index: Sequence[int]) -> None:
+        super().__init__(steps)
+        self.first_index = list(first_index)
+
+    def __str__(self) -> str:
+        lines = []
+        for start, step in zip(self.first_index, self):
+            end = start + len(step.layers) - 1
+            where = f"{start}" if end == start else f"{start}-{end}"
+            lines.append(f"{where:>7}  {step.describe():<32} {step.kernel}")
+        return "\n".join(["layers   step                             kernel", *lines])
+
+
+def build_plan(layers: Sequence[Layer], fuse: bool = True) -> Plan:
+    """Groups ``layers`` into steps by :data:`PATTERNS` (or one step per layer)."""
+    steps, starts, i = [], [], 0
+    while i < len(layers):
+        step = Single(layers[i])
+        if fuse:
+            for pattern, step_type in PATTERNS:
+                kinds = tuple(type(layer) for layer in layers[i : i + len(pattern)])
+                if kinds == pattern:
+                    step = step_type(*layers[i : i + len(pattern)])
+                    break
+        steps.append(step)
+        starts.append(i)
+        i += len(step.layers)
+    return Plan(steps, starts)

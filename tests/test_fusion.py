@@ -1,0 +1,63 @@
+"""The fusion table: which layers run as one step, and that fused steps compute what the
+layers compute one after another."""
+
+import numpy as np
+import pytest
+
+import fastnn as fn
+from fastnn.fusion import ConvReLU, ConvReLUBatchNorm, ConvReLUMaxPool, DenseReLU, Single
+
+
+def net(conv_stride=1, padding=1):
+    """Every pattern once: Conv+ReLU+MaxPool, Conv+ReLU+BatchNorm, Conv+ReLU, Dense+ReLU."""
+    return [
+        fn.Conv2D(2, 4, 3, padding=padding), fn.ReLU(), fn.MaxPool2D(2),
+        fn.Conv2D(4, 5, 3, stride=conv_stride, padding=1), fn.ReLU(), fn.BatchNorm2D(5),
+        fn.Conv2D(5, 3, 3, padding="same"), fn.ReLU(), fn.Flatten(),
+        fn.Dense(3 * 4 * 4 // conv_stride**2, 6), fn.ReLU(), fn.Dense(6, 3),
+    ]
+
+
+def test_the_plan_follows_the_table_and_prints():
+    model = fn.Sequential(net())
+    assert [type(s) for s in model.plan] == [ConvReLUMaxPool, ConvReLUBatchNorm, ConvReLU,
+                                             Single, DenseReLU, Single]
+    assert model.plan.first_index == [0, 3, 6, 8, 9, 11]
+    text = str(model.plan)
+    assert "3-5  Conv2D + ReLU + BatchNorm2D" in text and "conv2d_relu_batchnorm" in text
+    assert str(model.plan) in model.summary()
+    unfused = fn.Sequential(net(), fuse=False)
+    assert all(isinstance(s, Single) for s in unfused.plan) and len(unfused.plan) == 12
+
+
+def test_layers_carry_no_fusion_arguments():
+    import inspect
+    for cls in (fn.Conv2D, fn.Dense, fn.ReLU, fn.MaxPool2D, fn.BatchNorm2D):
+        for method in (cls.forward, cls.backward):
+            assert set(inspect.signature(method).parameters) <= {"self", "x", "training", "dy"}
+
+
+@pytest.mark.parametrize("dtype,tol", [("float64", 1e-10), ("float32", 2e-4)])
+@pytest.mark.parametrize("conv_stride", [1, 2])
+@pytest.mark.parametrize("training", [True, False])
+def test_fused_steps_give_the_numbers_of_the_layers_apart(dtype, tol, conv_stride, training):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((5, 2, 8, 8)).astype(dtype)
+    y = rng.integers(0, 3, 5)
+    fused = fn.Sequential(net(conv_stride), seed=3, dtype=dtype)
+    apart = fn.Sequential(net(conv_stride), seed=3, dtype=dtype, fuse=False)
+    bn_f, bn_a = fused.layers[5], apart.layers[5]
+    for bn in (bn_f, bn_a):  # running statistics other than the initial ones
+        bn.buffers["running_mean"][:] = rng.random(5)
+        bn.buffers["running_var"][:] = 1 + rng.random(5)
+    bn_a.buffers = {k: v.copy() for k, v in bn_f.buffers.items()}
+    if not training:
+        np.testing.assert_allclose(fused(x), apart(x), rtol=tol, atol=tol)
+        return
+    loss_f, logits_f = fused.loss_and_grads(x, y)
+    loss_a, logits_a = apart.loss_and_grads(x, y)
+    np.testing.assert_allclose(logits_f, logits_a, rtol=tol, atol=tol)
+    for (key, _, gf), (_, _, ga) in zip(fused.parameters(), apart.parameters()):
+        np.testing.assert_allclose(gf, ga, rtol=tol, atol=tol, err_msg=key)
+    for name in bn_f.buffers:  # both updated the running statistics alike
+        np.testing.assert_allclose(bn_f.buffers[name], bn_a.buffers[name], rtol=tol)
