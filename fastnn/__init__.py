@@ -6,7 +6,7 @@
     model.fit(x, y, optimizer=fn.Adam(1e-3), epochs=2)
 """
 
-from . import datasets, init, losses, metrics, models, optim
+from . import compat, datasets, init, losses, metrics, models, optim
 from .backend import get_backend, set_backend, use_backend
 from .gradcheck import gradcheck
 from .layers import (
@@ -30,6 +30,7 @@ __version__ = "0.1.0"
 __all__ = [
     "SGD", "Adam", "BinaryCrossEntropy", "Conv2D", "Dense", "Dropout", "Flatten", "Layer",
     "MaxPool2D", "ModelFileError", "MulticlassHinge", "ReLU", "Sequential", "ShapeError",
-    "Sigmoid", "SoftmaxCrossEntropy", "Tanh", "cosine", "datasets", "get_backend", "gradcheck",
-    "init", "load", "losses", "metrics", "models", "optim", "set_backend", "use_backend",
+    "Sigmoid", "SoftmaxCrossEntropy", "Tanh", "compat", "cosine", "datasets", "get_backend",
+    "gradcheck", "init", "load", "losses", "metrics", "models", "optim", "set_backend",
+    "use_backend",
 ]
