@@ -110,7 +110,7 @@ def _charmap(path: str) -> set[int]:
     return _charmaps[path]
 
 
-def font_families(texts: list[str]) -> list[str] | None:
+def font_families(texts: list[str], stacklevel: int = 2) -> list[str] | None:
     """The font families to draw ``texts`` with: the default font, then one installed font
     that has every glyph the default one lacks; None when the default font draws them all.
 
@@ -129,6 +129,12 @@ def font_families(texts: list[str]) -> list[str] | None:
     for f in fonts:
         if missing <= _charmap(f.fname):
             return [default_family, f.name]
+    # a font installed after matplotlib built its font cache is not in ttflist yet
+    known = {f.fname for f in font_manager.fontManager.ttflist}
+    for fname in sorted(set(font_manager.findSystemFonts()) - known):
+        if missing <= _charmap(fname):
+            font_manager.fontManager.addfont(fname)
+            return [default_family, font_manager.FontProperties(fname=fname).get_name()]
     chars = "".join(sorted(chr(c) for c in missing))[:20]
     if chars in _warned:
         return []
@@ -137,7 +143,7 @@ def font_families(texts: list[str]) -> list[str] | None:
 
     warnings.warn(f"no installed font can draw {chars!r} in the class names, so the plots show "
                   f"them as empty boxes; install a font that has them ({FONT_PACKAGES})",
-                  stacklevel=3)
+                  stacklevel=stacklevel)
     return []
 
 
@@ -148,7 +154,7 @@ def _fonts_for(texts: list[str]) -> Iterator[None]:
 
     import matplotlib
 
-    families = font_families(texts)
+    families = font_families(texts, stacklevel=5)  # the caller of recall_bars etc.
     with matplotlib.rc_context({"font.family": families} if families else {}), \
             warnings.catch_warnings():
         if families == []:  # already said once, in one warning
