@@ -90,9 +90,12 @@ def _load_tutorial_data(args: argparse.Namespace):
                 "test_fraction": args.test_fraction, "seed": args.seed, "class_names": names}
         return (xtr, ytr), (xte, yte), names, info
     keys = _mat_keys(args.keys)
-    shape = [int(d) for d in args.shape.split(",")] if args.shape else None
+    try:
+        shape = [int(d) for d in args.shape.split(",")] if args.shape else None
+    except ValueError:
+        shape = []
     if shape is not None and len(shape) not in (2, 3):
-        raise ValueError(f"--shape {args.shape!r}: give H,W or C,H,W")
+        raise ValueError(f"--shape {args.shape!r}: give H,W or C,H,W (integers)")
     if len(keys) == 4:
         (xtr, ytr), (xte, yte) = datasets.from_mat(args.dir, *keys, shape=shape, order=args.order)
     else:
