@@ -6,7 +6,7 @@
     model.fit(x, y, optimizer=fn.Adam(1e-3), epochs=2)
 """
 
-from . import datasets, init, losses, metrics, models, optim
+from . import compat, datasets, init, losses, metrics, models, optim
 from .backend import get_backend, set_backend, use_backend
 from .gradcheck import gradcheck, numeric_gradient
 from .layers import (
@@ -35,6 +35,6 @@ __all__ = [
     "SGD", "Adam", "AvgPool2D", "BatchNorm1D", "BatchNorm2D", "BinaryCrossEntropy", "Conv2D",
     "Dense", "Dropout", "Flatten", "GlobalAvgPool2D", "Layer", "MaxPool2D", "ModelFileError",
     "MulticlassHinge", "ReLU", "Sequential", "ShapeError", "Sigmoid", "SoftmaxCrossEntropy",
-    "Tanh", "cosine", "datasets", "get_backend", "gradcheck", "init", "load", "losses",
-    "metrics", "models", "numeric_gradient", "optim", "set_backend", "use_backend",
+    "Tanh", "compat", "cosine", "datasets", "get_backend", "gradcheck", "init", "load",
+    "losses", "metrics", "models", "numeric_gradient", "optim", "set_backend", "use_backend",
 ]

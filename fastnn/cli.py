@@ -1,7 +1,9 @@
-"""The ``fastnn`` command line.
+r"""The ``fastnn`` command line.
 
     fastnn train mnist [--model cnn|mlp] [--epochs 2 --batch-size 32 --lr 2e-3 ...]
     fastnn train folder DIR --model mlp --hidden 20,7,5 --size 128 --mode rgb [--plots DIR]
+    fastnn train folder DIR --label-pattern '_(\d+)\.jpg$' --class-names 零,一,二,...
+    fastnn train mat FILE.mat --keys X,y,Xtest,ytest --shape 64,64 --order F
     fastnn evaluate MODEL | fastnn report MODEL | fastnn predict MODEL IMAGE
     fastnn bench [--quick] | fastnn compat-measure PARAMS.pkl
 """
@@ -20,6 +22,7 @@ import numpy as np
 from . import backend, datasets, losses, metrics
 from . import init as init_mod
 from ._io import atomic_write_text
+from .datasets_files import stratified_split
 from .model import Sequential, load
 from .models import ACTIVATIONS, mlp, mnist_cnn
 from .optim import SGD, Adam, constant, cosine
@@ -27,6 +30,7 @@ from .optim import SGD, Adam, constant, cosine
 DEFAULTS = {  # per data set: what a bare `fastnn train mnist` / `train folder DIR` uses
     "mnist": dict(epochs=2, batch_size="32", optimizer="adam", schedule="cosine"),
     "folder": dict(epochs=100, batch_size="full", optimizer="sgd", schedule="constant"),
+    "mat": dict(epochs=100, batch_size="full", optimizer="sgd", schedule="constant"),
 }
 DEFAULT_LR = {"adam": 2e-3, "sgd": 0.05}
 
@@ -37,17 +41,76 @@ def _load_data(args: argparse.Namespace):
         (xtr, ytr), (xte, yte) = datasets.mnist(args.data)
         info = {"kind": "mnist", "input": {"size": [28, 28], "mode": "gray"}}
         names = [str(d) for d in range(10)]
+    elif args.dataset == "mat" or args.label_pattern:
+        (xtr, ytr), (xte, yte), names, info = _load_tutorial_data(args)
     else:
         if not args.dir:
             raise SystemExit("fastnn train folder needs the folder: fastnn train folder DIR")
         size = (args.size, args.size)
         (xtr, ytr), (xte, yte), names = datasets.image_folder(
             args.dir, size, args.mode, args.test_fraction, args.seed)
+        if args.class_names:
+            names = _renamed(names, args.class_names)
         info = {"kind": "folder", "root": str(Path(args.dir).resolve()),
                 "input": {"size": list(size), "mode": args.mode},
                 "test_fraction": args.test_fraction, "seed": args.seed}
     if args.limit:
         xtr, ytr = xtr[: args.limit], ytr[: args.limit]
+    return (xtr, ytr), (xte, yte), names, info
+
+
+def _renamed(names: list[str], spec: str) -> list[str]:
+    new = datasets.read_class_names(spec)
+    if len(new) != len(names):
+        raise ValueError(f"--class-names gives {len(new)} names for {len(names)} classes "
+                         f"({', '.join(names)})")
+    return new
+
+
+def _mat_keys(keys: str) -> list[str]:
+    parts = [k.strip() for k in keys.split(",")]
+    if len(parts) not in (2, 4) or not all(parts):
+        raise ValueError(f"--keys {keys!r}: give X,y or X,y,Xtest,ytest (the variable names)")
+    return parts
+
+
+def _load_tutorial_data(args: argparse.Namespace):
+    """Files labelled by name (--label-pattern) or a .mat file: the data, names and metadata."""
+    if not args.dir:
+        raise SystemExit(f"fastnn train {args.dataset} needs the "
+                         f"{'folder' if args.dataset == 'folder' else '.mat file'}")
+    root = str(Path(args.dir).resolve())
+    if args.dataset == "folder":
+        size = (args.size, args.size)
+        (xtr, ytr), (xte, yte), names = datasets.image_files(
+            args.dir, args.label_pattern, size, args.mode, args.test_fraction, args.seed,
+            args.class_names)
+        info = {"kind": "files", "root": root, "label_pattern": args.label_pattern,
+                "input": {"size": list(size), "mode": args.mode},
+                "test_fraction": args.test_fraction, "seed": args.seed, "class_names": names}
+        return (xtr, ytr), (xte, yte), names, info
+    keys = _mat_keys(args.keys)
+    try:
+        shape = [int(d) for d in args.shape.split(",")] if args.shape else None
+    except ValueError:
+        shape = []
+    if shape is not None and len(shape) not in (2, 3):
+        raise ValueError(f"--shape {args.shape!r}: give H,W or C,H,W (integers)")
+    if len(keys) == 4:
+        (xtr, ytr), (xte, yte) = datasets.from_mat(args.dir, *keys, shape=shape, order=args.order)
+    else:
+        x, y = datasets.from_mat(args.dir, *keys, shape=shape, order=args.order)
+        (xtr, ytr), (xte, yte) = stratified_split(
+            x, y, int(y.max()) + 1, args.test_fraction, args.seed)
+    k = int(max(ytr.max(), yte.max() if len(yte) else 0)) + 1
+    names = [str(i) for i in range(k)]
+    if args.class_names:
+        names = _renamed(names, args.class_names)
+    info = {"kind": "mat", "root": root, "keys": keys, "shape": shape, "order": args.order,
+            "test_fraction": args.test_fraction, "seed": args.seed}
+    if shape is not None:
+        info["input"] = {"size": shape[-2:], "mode": "gray" if len(shape) == 2 or shape[0] == 1
+                         else "rgb"}
     return (xtr, ytr), (xte, yte), names, info
 
 
@@ -144,6 +207,16 @@ def _test_split(model: Sequential, data_dir: str | None):
     info = model.metadata.get("data", {"kind": "mnist"})
     if info["kind"] == "mnist":
         return datasets.mnist(data_dir)[1]
+    if info["kind"] in ("files", "mat"):
+        args = argparse.Namespace(
+            dataset="folder" if info["kind"] == "files" else "mat", dir=data_dir or info["root"],
+            label_pattern=info.get("label_pattern"), class_names=model.class_names,
+            size=(info.get("input") or {"size": [0]})["size"][0],
+            mode=(info.get("input") or {}).get("mode"), test_fraction=info["test_fraction"],
+            seed=info["seed"], keys=",".join(info.get("keys", [])),
+            shape=",".join(map(str, info["shape"])) if info.get("shape") else None,
+            order=info.get("order", "C"))
+        return _load_tutorial_data(args)[1]
     root = data_dir or info["root"]
     _, test, names = datasets.image_folder(root, tuple(info["input"]["size"]),
                                            info["input"]["mode"], info["test_fraction"],
@@ -260,8 +333,19 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Defaults: mnist trains the CNN with Adam (lr 2e-3), a "
                            "cosine schedule, batch 32, 2 epochs; folder trains an MLP with SGD "
                            "(lr 0.05), full-batch, 100 epochs.")
-    train.add_argument("dataset", choices=["mnist", "folder"])
-    train.add_argument("dir", nargs="?", help="for folder: one subfolder of images per class")
+    train.add_argument("dataset", choices=["mnist", "folder", "mat"])
+    train.add_argument("dir", nargs="?", help="folder: one subfolder of images per class (or "
+                       "labels in file names, see --label-pattern); mat: the .mat file")
+    train.add_argument("--label-pattern", metavar="REGEX", help="folder: the label is this "
+                       "regex's one group, searched in each file name, e.g. '_(\\d+)\\.jpg$'")
+    train.add_argument("--class-names", metavar="NAMES", help="names of the classes in sorted "
+                       "label order: a comma list (零,一,二) or a UTF-8 file, one per line")
+    train.add_argument("--keys", default="X,y,Xtest,ytest", help="mat: the variables X,y "
+                       "[,Xtest,ytest] (default X,y,Xtest,ytest; with two, --test-fraction splits)")
+    train.add_argument("--shape", metavar="H,W", help="mat: reshape each row to an image "
+                       "H,W or C,H,W (default: keep the vectors flat)")
+    train.add_argument("--order", choices=["C", "F"], default="C", help="mat: F if the images "
+                       "were unrolled in Fortran/MATLAB order (default C)")
     train.add_argument("--model", choices=["cnn", "mlp"], help="cnn (MNIST) or mlp")
     train.add_argument("--hidden", default="20,7,5", help="mlp hidden widths (default 20,7,5)")
     train.add_argument("--activation", choices=list(ACTIVATIONS), default="relu")

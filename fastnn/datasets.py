@@ -329,3 +329,8 @@ def image_folder(root: str | os.PathLike, size: tuple[int, int] | int = (64, 64)
         order = rng.permutation(len(out[a]))
         out[a], out[b] = out[a][order], out[b][order]
     return (out["xtr"], out["ytr"]), (out["xte"], out["yte"]), classes
+
+
+# --- files labelled by name, MATLAB files (fastnn/datasets_files.py) ---------------------------
+
+from .datasets_files import from_mat, image_files, read_class_names  # noqa: E402, F401

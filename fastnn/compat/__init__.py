@@ -11,3 +11,15 @@ including the reference's quirks (Adam moments that restart in every ``adamGD`` 
 backward that assigns rather than adds, ``int()`` normalization), and runs on fastnn's Numba
 kernels. Softmax is computed stably, so it stays finite where the reference overflows.
 """
+
+from .weights import (
+    from_parameters,
+    from_thetas,
+    thetas_from_vector,
+    thetas_to_vector,
+    to_parameters,
+    to_thetas,
+)
+
+__all__ = ["from_parameters", "from_thetas", "thetas_from_vector", "thetas_to_vector",
+           "to_parameters", "to_thetas"]
