@@ -1,7 +1,9 @@
-"""Benchmark cases on the MNIST CNN's shapes, shared by ``bench/`` and ``fastnn bench``.
+"""Kernel benchmark cases on the MNIST CNN's shapes and the timing helpers, shared by
+``bench/``, :mod:`fastnn.zoo` and ``fastnn bench``.
 
 Every case builds its arguments once; implementations are timed side by side in one process,
-so the ratios are what counts on a shared, noisy machine, not the absolute times.
+so the ratios are what counts on a shared, noisy machine, not the absolute times. Every ratio
+is the Numba kernel's time over the other's: lower is better.
 """
 
 from __future__ import annotations
@@ -133,9 +135,9 @@ def kernel_table(budget: float = 0.5, names: list[str] | None = None) -> list[di
         for impl in case.implementations():
             fn = getattr(IMPLEMENTATIONS[impl], case.function)
             row[impl] = time_call(lambda f=fn, a=args: f(*a), budget)
-        row["numba vs reference"] = row["reference"] / row["numba"]
+        row["numba/reference"] = row["numba"] / row["reference"]
         if "numpy-im2col" in row:
-            row["numba vs numpy-im2col"] = row["numpy-im2col"] / row["numba"]
+            row["numba/numpy-im2col"] = row["numba"] / row["numpy-im2col"]
         rows.append(row)
     return rows
 
@@ -148,8 +150,8 @@ def format_table(rows: list[dict], columns: list[str]) -> str:
             return "-"
         if isinstance(v, str):
             return v
-        if " vs " in key:
-            return f"{v:,.0f}x" if v >= 100 else f"{v:.2f}x" if v < 10 else f"{v:.1f}x"
+        if "/" in key or "%" in key or "GFLOP" in key:
+            return f"{v:.3g}" if v < 1000 else f"{v:,.0f}"
         if v >= 100:
             return f"{v / 60:.0f} min"
         if v >= 1:
@@ -162,58 +164,11 @@ def format_table(rows: list[dict], columns: list[str]) -> str:
     return "\n".join(lines)
 
 
-KERNEL_COLUMNS = ["case", "reference", "numpy-im2col", "numba", "numba vs reference",
-                  "numba vs numpy-im2col"]
+KERNEL_COLUMNS = ["case", "reference", "numpy-im2col", "numba", "numba/reference",
+                  "numba/numpy-im2col"]
 
 
-# --- whole-model benchmarks ---------------------------------------------------------------------
-
-STEPS_PER_EPOCH = 1875  # 60,000 images at batch 32
-
-
-def _fastnn_step(batch: int, backend: str):
-    from .backend import use_backend
-    from .models import mnist_cnn
-    from .optim import Adam
-
-    rng = np.random.default_rng(0)
-    x = rng.random((batch, 1, 28, 28), dtype=np.float32)
-    y = rng.integers(0, 10, batch)
-    model, opt = mnist_cnn(), Adam(1e-3)
-
-    def step():
-        with use_backend(backend):
-            model.loss_and_grads(x, y)
-            opt.step(model.parameters())
-
-    return step
-
-
-def _torch_model():
-    import torch
-    from torch import nn
-
-    torch.manual_seed(0)
-    return torch, nn.Sequential(
-        nn.Conv2d(1, 8, 5), nn.ReLU(), nn.Conv2d(8, 8, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(800, 128), nn.ReLU(), nn.Linear(128, 10))
-
-
-def _torch_step(batch: int):
-    torch, model = _torch_model()
-    opt = torch.optim.Adam(model.parameters(), 1e-3)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    x, y = torch.rand(batch, 1, 28, 28), torch.randint(0, 10, (batch,))
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        loss_fn(model(x), y).backward()
-        opt.step()
-
-    return step
-
-
-def _interleaved(calls: dict[str, Callable[[], object]], budget: float, rounds: int = 3,
+def interleaved(calls: dict[str, Callable[[], object]], budget: float, rounds: int = 3,
                  repeats: int = 5) -> dict[str, float]:
     """Best time of each call over ``rounds`` rounds that take turns, so that a slow spell of
     a shared machine hits both sides of a ratio alike."""
@@ -232,81 +187,31 @@ def torch_available() -> bool:
     return True
 
 
-def training_table(batch_sizes: tuple[int, ...] = (32, 128, 256), budget: float = 1.0,
-                   reference_steps: int = 2) -> list[dict]:
-    """Seconds per training step (forward, backward, Adam) of the MNIST CNN, side by side."""
-    from ._malloc import retain_freed_memory
-
-    retain_freed_memory()
-    have_torch = torch_available()
-    rows = []
-    for b in batch_sizes:
-        steps = {"fastnn": _fastnn_step(b, "numba")}
-        if have_torch:
-            steps["pytorch"] = _torch_step(b)
-        row = {"case": f"train step, batch {b}"} | _interleaved(steps, budget)
-        if have_torch:
-            row["fastnn vs pytorch"] = row["pytorch"] / row["fastnn"]
-        if b == batch_sizes[0] and reference_steps:  # the loop kernels: a few steps only
-            step = _fastnn_step(b, "reference")
-            t0 = time.perf_counter()
-            for _ in range(reference_steps):
-                step()
-            row["reference"] = (time.perf_counter() - t0) / reference_steps
-            row["fastnn vs reference"] = row["reference"] / row["fastnn"]
-        rows.append(row)
-    first = rows[0]
-    epoch = {"case": f"one epoch, batch {batch_sizes[0]} (step x {STEPS_PER_EPOCH}, estimated)"}
-    for key in ("fastnn", "pytorch", "reference"):
-        if key in first:
-            epoch[key] = first[key] * STEPS_PER_EPOCH
-    rows.append(epoch)
-    return rows
-
-
-def inference_row(n: int = 10000, budget: float = 2.0) -> dict:
-    """Class probabilities for n 28x28 images in batches of 1000."""
-    from .models import mnist_cnn
-
-    x = np.random.default_rng(0).random((n, 1, 28, 28), dtype=np.float32)
-    model = mnist_cnn()
-    calls = {"fastnn": lambda: model.predict(x)}
-    if torch_available():
-        torch, tmodel = _torch_model()
-        tmodel.eval()
-        xt = torch.from_numpy(x)
-
-        def run():
-            with torch.no_grad():
-                torch.cat([torch.softmax(tmodel(xt[i : i + 1000]), 1) for i in range(0, n, 1000)])
-
-        calls["pytorch"] = run
-    row = {"case": f"inference, {n:,} images"} | _interleaved(calls, budget, repeats=2)
-    if "pytorch" in row:
-        row["fastnn vs pytorch"] = row["pytorch"] / row["fastnn"]
-    return row
-
-
-MODEL_COLUMNS = ["case", "fastnn", "pytorch", "reference", "fastnn vs pytorch",
-                 "fastnn vs reference"]
-
-
 def run_all(quick: bool = False) -> dict:
-    """Everything ``fastnn bench`` prints: kernels, training steps, inference."""
+    """Everything ``fastnn bench`` prints: the matmul peak, the kernels, the model zoo."""
     import platform
 
     import numba
 
+    from .zoo import matmul_peak, zoo_table
+
+    peak = matmul_peak()
     kernels = kernel_table(budget=0.05 if quick else 0.5)
-    training = training_table((32,) if quick else (32, 128, 256), budget=0.3 if quick else 1.0,
-                              reference_steps=1 if quick else 2)
-    training.append(inference_row(budget=0.5 if quick else 2.0))
+    zoo = zoo_table(budget=0.5 if quick else 3.0, steps=4 if quick else 8, peak=peak)
     return {
         "date": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.machine(),
         "processor": _cpu_name(), "threads": numba.config.NUMBA_NUM_THREADS,
         "numpy": np.__version__, "numba": numba.__version__, "quick": quick,
-        "kernels": kernels, "models": training,
+        "torch": _torch_version(), "matmul_peak_gflops": peak, "kernels": kernels, "zoo": zoo,
     }
+
+
+def _torch_version() -> str | None:
+    if not torch_available():
+        return None
+    import torch
+
+    return torch.__version__
 
 
 def _cpu_name() -> str:

@@ -24,7 +24,7 @@ from . import init as init_mod
 from ._io import atomic_write_text
 from .datasets_files import stratified_split
 from .model import Sequential, load
-from .models import ACTIVATIONS, mlp, mnist_cnn
+from .models import ACTIVATIONS, mlp, mnist_cnn, simple_vgg
 from .optim import SGD, Adam, constant, cosine
 
 DEFAULTS = {  # per data set: what a bare `fastnn train mnist` / `train folder DIR` uses
@@ -33,6 +33,9 @@ DEFAULTS = {  # per data set: what a bare `fastnn train mnist` / `train folder D
     "mat": dict(epochs=100, batch_size="full", optimizer="sgd", schedule="constant"),
 }
 DEFAULT_LR = {"adam": 2e-3, "sgd": 0.05}
+MODEL_DEFAULTS = {  # the Keras tutorial's recipe for SimpleVGGNet
+    "vgg": dict(epochs=75, batch_size="32", optimizer="sgd", schedule="constant", lr=0.01),
+}
 
 
 def _load_data(args: argparse.Namespace):
@@ -129,6 +132,10 @@ def _build_model(args: argparse.Namespace, sample_shape, names: list[str]) -> Se
         model = mnist_cnn(args.seed)
         model.loss = loss_obj
         return model
+    if args.model == "vgg":
+        model = simple_vgg(outputs, sample_shape, args.seed, class_names=names)
+        model.loss = loss_obj
+        return model
     hidden = [int(h) for h in args.hidden.split(",") if h.strip()]
     return mlp(int(np.prod(sample_shape)), hidden, outputs, args.activation, args.init or
                "scaled_normal", args.dropout, args.seed, loss_obj, names)
@@ -136,11 +143,11 @@ def _build_model(args: argparse.Namespace, sample_shape, names: list[str]) -> Se
 
 def cmd_train(args: argparse.Namespace) -> int:
     backend.set_backend(args.backend)
-    for key, value in DEFAULTS[args.dataset].items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
     if args.model is None:
         args.model = "cnn" if args.dataset == "mnist" else "mlp"
+    for key, value in (DEFAULTS[args.dataset] | MODEL_DEFAULTS.get(args.model, {})).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
     load_start = time.perf_counter()
     (x_train, y_train), (x_test, y_test), names, info = _load_data(args)
     model = _build_model(args, x_train.shape[1:], names)
@@ -307,19 +314,22 @@ def cmd_compat_measure(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from . import benchmarks as b
+    from . import zoo
 
     if not args.quick:
         print("benchmarking for a few minutes (--quick takes under one)...", file=sys.stderr)
     result = b.run_all(quick=args.quick)
     print(f"fastnn bench, {result['date']}, {result['processor']}, {result['threads']} threads, "
           f"numpy {result['numpy']}, numba {result['numba']}" + (", quick" if args.quick else ""))
-    print("\nKernels (batch 32, float32, MNIST CNN shapes):\n")
+    print(f"float32 matmul peak (NumPy): {result['matmul_peak_gflops']:.0f} GFLOP/s")
+    print("\nKernels (batch 32, float32, MNIST CNN shapes); ratios are numba's time over the "
+          "other's, lower is better:\n")
     print(b.format_table(result["kernels"], b.KERNEL_COLUMNS))
-    print("\nMNIST CNN: training step (forward, backward, Adam) and inference. 'reference' is "
-          "fastnn's loop kernels, timed on a few steps; the epoch row extrapolates per-step times."
-          + ("" if b.torch_available() else " PyTorch is not installed: its columns are empty.")
-          + "\n")
-    print(b.format_table(result["models"], b.MODEL_COLUMNS))
+    print("\nModel zoo at batch 32: seconds per training step through fit (forward, backward, "
+          "Adam) and per inference of 256 images, against the same network in PyTorch "
+          f"{result['torch'] or '(not installed: its columns are empty)'}; ratios are fastnn's "
+          "time over PyTorch's, lower is better:\n")
+    print(b.format_table(result["zoo"], zoo.ZOO_COLUMNS))
     atomic_write_text(args.json, json.dumps(result, indent=2))
     print(f"\nwrote {args.json}")
     return 0
@@ -346,7 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "H,W or C,H,W (default: keep the vectors flat)")
     train.add_argument("--order", choices=["C", "F"], default="C", help="mat: F if the images "
                        "were unrolled in Fortran/MATLAB order (default C)")
-    train.add_argument("--model", choices=["cnn", "mlp"], help="cnn (MNIST) or mlp")
+    train.add_argument("--model", choices=["cnn", "mlp", "vgg"], help="cnn (the MNIST CNN), "
+                       "mlp, or vgg (the Keras tutorial's SimpleVGGNet: 3x3 convs with "
+                       "BatchNorm and dropout; defaults SGD lr 0.01, batch 32, 75 epochs)")
     train.add_argument("--hidden", default="20,7,5", help="mlp hidden widths (default 20,7,5)")
     train.add_argument("--activation", choices=list(ACTIVATIONS), default="relu")
     train.add_argument("--init", choices=list(init_mod.INITIALIZERS), help="mlp weights "
@@ -390,7 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("image")
     predict.set_defaults(func=cmd_predict)
 
-    bench = sub.add_parser("bench", help="benchmark kernels, training and inference")
+    bench = sub.add_parser("bench", help="benchmark the kernels and the model zoo (training "
+                           "steps, inference) against PyTorch")
     bench.add_argument("--quick", action="store_true", help="a rougher run in under a minute")
     bench.add_argument("--json", default="fastnn-bench.json", help="where to write the results")
     bench.set_defaults(func=cmd_bench)
