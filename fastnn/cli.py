@@ -283,8 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--schedule", choices=["cosine", "constant"])
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--backend", choices=list(backend.BACKENDS), default="numba")
-    train.add_argument("--data", help="mnist: directory with the four MNIST files (else "
-                       "$FASTNN_DATA/mnist or the download cache)")
+    train.add_argument("--data", help="mnist: directory with the four MNIST files, or its "
+                       "parent (else $FASTNN_DATA/mnist or the download cache)")
     train.add_argument("--out", help="where the model and report go (default runs/DATASET)")
     train.add_argument("--plots", help="write curves.png, recall.png, confusion.png here")
     train.add_argument("--limit", type=int, help="train on the first N training images only")
