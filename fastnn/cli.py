@@ -252,6 +252,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1 (argparse names the option in its error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fastnn", description="fastnn: neural nets in Numba")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -271,7 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--loss", default="auto", choices=["auto", *losses.LOSSES],
                        help="auto: one sigmoid output for two classes with mlp, else softmax")
     train.add_argument("--l2", type=float, default=0.0, help="L2 lambda: lambda/(2m) sum w^2")
-    train.add_argument("--size", type=int, default=64, help="folder: images resized to NxN")
+    train.add_argument("--size", type=_positive_int, default=64,
+                       help="folder: images resized to NxN")
     train.add_argument("--mode", choices=["rgb", "gray"], default="rgb")
     train.add_argument("--test-fraction", type=float, default=0.2)
     train.add_argument("--epochs", type=int)

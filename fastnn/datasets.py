@@ -397,13 +397,78 @@ def _pillow():
     return Image
 
 
-def read_image(path: str | os.PathLike, size: tuple[int, int], mode: str = "rgb") -> np.ndarray:
-    """One image file as float32 (C, h, w) in [0, 1]: decoded, converted and resized (Pillow)."""
+BACKGROUND = 1.0
+"""The gray level (0 black .. 1 white) that transparent pixels are composited on: white, as
+image viewers and browsers show them."""
+
+_SIXTEEN_BIT = {"I;16", "I;16B", "I;16L", "I;16N", "I"}
+
+
+def _check_size(size) -> tuple[int, int]:
+    """``size`` as (height, width) of positive ints; an int n means (n, n)."""
+    dims = (size, size) if isinstance(size, (int, np.integer)) else size
+    try:
+        dims = tuple(dims)
+    except TypeError:
+        dims = ()
+    if (len(dims) != 2 or any(isinstance(d, bool) or not isinstance(d, (int, np.integer))
+                              or d < 1 for d in dims)):
+        raise ValueError(f"size must be a positive integer or (height, width) of positive "
+                         f"integers, got {size!r}")
+    return int(dims[0]), int(dims[1])
+
+
+def _decode(im, image_mod, background: float):
+    """A Pillow image as 8-bit "L" or "RGB" (alpha composited, CMYK converted), or as float
+    "F" in [0, 1] for 16-bit and float images."""
+    if im.mode in _SIXTEEN_BIT or im.mode == "F":
+        a = np.asarray(im, dtype=np.float32)
+        if im.mode == "F":
+            if not (np.isfinite(a).all() and a.min() >= 0 and a.max() <= 1):
+                raise ValueError(f"float image with values outside [0, 1] ({a.min()}..{a.max()})")
+        else:  # 16-bit: full scale is 65535
+            if a.min() < 0 or a.max() > 65535:
+                raise ValueError(f"{im.mode} image with values {a.min():g}..{a.max():g} "
+                                 "(only 8- and 16-bit images are read)")
+            a /= np.float32(65535)
+        return image_mod.fromarray(a)  # mode "F"
+    if im.mode == "CMYK":  # R = (1 - C)(1 - K), computed here: Pillow's formula changed over time
+        cmyk = np.asarray(im, dtype=np.uint16)
+        rgb = ((255 - cmyk[..., :3]) * (255 - cmyk[..., 3:]) + 127) // 255
+        return image_mod.fromarray(rgb.astype(np.uint8))  # mode "RGB"
+    if (im.mode in ("P", "La", "RGBa") or "A" in im.getbands()
+            or "transparency" in im.info):
+        rgba = im.convert("RGBA")  # applies a palette's or a colour key's transparency
+        if rgba.getextrema()[3][0] < 255:  # some pixel is (partly) transparent
+            level = round(255 * background)
+            rgba = image_mod.alpha_composite(
+                image_mod.new("RGBA", rgba.size, (level, level, level, 255)), rgba)
+        return rgba.convert("RGB")
+    return im  # L, RGB, 1, YCbCr...: converted to the wanted mode by the caller
+
+
+def read_image(path: str | os.PathLike, size: tuple[int, int] | int, mode: str = "rgb",
+               background: float = BACKGROUND) -> np.ndarray:
+    """One image file as float32 (C, h, w) in [0, 1]: decoded, converted and resized (Pillow).
+
+    8-bit images are scaled by 1/255, 16-bit ones (PNG, TIFF) by 1/65535. Palette, CMYK
+    ((1 - C)(1 - K)) and other modes are converted to RGB; gray is ITU-R 601 luma, as in
+    Pillow. Transparent pixels (LA, RGBA, P or RGB with a transparent colour) are composited
+    on a uniform ``background`` gray level, white (1.0) by default.
+    """
     image_mod = _pillow()
     if mode not in ("rgb", "gray"):
         raise ValueError(f"mode must be 'rgb' or 'gray', got {mode!r}")
-    h, w = size
+    if not 0 <= background <= 1:
+        raise ValueError(f"background must be a gray level in [0, 1], got {background!r}")
+    h, w = _check_size(size)
     with image_mod.open(path) as im:
+        im = _decode(im, image_mod, background)
+        if im.mode == "F":  # 16-bit or float: resized in float, one channel
+            if im.size != (w, h):
+                im = im.resize((w, h), image_mod.Resampling.BILINEAR)
+            a = np.clip(np.asarray(im, dtype=np.float32), 0, 1)[None]
+            return np.repeat(a, 3, axis=0) if mode == "rgb" else a
         im = im.convert("RGB" if mode == "rgb" else "L")
         if im.size != (w, h):
             im = im.resize((w, h), image_mod.Resampling.BILINEAR)
@@ -421,7 +486,11 @@ def image_folder(root: str | os.PathLike, size: tuple[int, int] | int = (64, 64)
     resized to ``size``; labels are int64 indices into ``class_names`` (the subfolder names,
     sorted). Each class is split on its own, so both parts hold every class. Files that are not
     readable images are skipped with one warning that lists them; a class folder without images
-    is an error. A progress bar shows when there are more than 500 files.
+    is an error. A progress bar shows when there are more than 500 files. Decoding as in
+    :func:`read_image` (16-bit scaled by 1/65535, transparency composited on white).
+
+    It is an error when there are fewer than two classes, or when the split would leave a
+    class without training images, or without test images while ``test_fraction > 0``.
     """
     import warnings
 
@@ -429,7 +498,7 @@ def image_folder(root: str | os.PathLike, size: tuple[int, int] | int = (64, 64)
 
     image_mod = _pillow()
     root = Path(root)
-    size = (size, size) if isinstance(size, int) else tuple(size)
+    size = _check_size(size)
     if not root.is_dir():
         raise DataError(f"{root}: no such folder")
     if not 0 <= test_fraction < 1:
@@ -437,6 +506,9 @@ def image_folder(root: str | os.PathLike, size: tuple[int, int] | int = (64, 64)
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not classes:
         raise DataError(f"{root}: no class subfolders (expected one folder of images per class)")
+    if len(classes) == 1:
+        raise DataError(f"{root}: only one class folder ({classes[0]}); a classifier needs at "
+                        "least two (one subfolder of images per class)")
     files = {c: sorted(p for p in (root / c).rglob("*") if p.is_file()
                        and not p.name.startswith(".")) for c in classes}
     total = sum(len(v) for v in files.values())
@@ -459,6 +531,14 @@ def image_folder(root: str | os.PathLike, size: tuple[int, int] | int = (64, 64)
     empty = [str(root / c) for c in classes if not images[c]]
     if empty:
         raise DataError(f"no readable images in {', '.join(empty)}")
+    for c in classes:
+        n = len(images[c])
+        n_test = int(round(n * test_fraction))
+        if n - n_test < 1 or (test_fraction > 0 and n_test < 1):
+            raise DataError(f"{root / c}: {n} image(s) split with test_fraction "
+                            f"{test_fraction:g} leave {n - n_test} for training and {n_test} "
+                            "for testing; every class needs at least one of each (add images "
+                            "or change the test fraction)")
     rng = np.random.default_rng(seed)
     parts: dict[str, list] = {"xtr": [], "ytr": [], "xte": [], "yte": []}
     for k, c in enumerate(classes):
