@@ -311,7 +311,10 @@ def locate(dataset: IdxDataset, root: str | os.PathLike | None = None, download_
         found = [_find(folder, spec) for spec in dataset.files]
         if all(found):
             return found
-    folder = folders[0] if root is not None else folders[-1]
+    if root is None:
+        folder = folders[-1]
+    else:  # root, unless the files found so far are in root/<name>
+        folder = max(folders, key=lambda f: sum(_find(f, s) is not None for s in dataset.files))
     found = [_find(folder, spec) for spec in dataset.files]
     missing = [spec.name for spec, p in zip(dataset.files, found) if p is None]
     if not download_ok:
@@ -432,7 +435,7 @@ def _decode(im, image_mod, background: float):
                                  "(only 8- and 16-bit images are read)")
             a /= np.float32(65535)
         return image_mod.fromarray(a)  # mode "F"
-    if im.mode == "CMYK":  # R = (1 - C)(1 - K), computed here: Pillow's formula changed over time
+    if im.mode == "CMYK":  # R = (1 - C)(1 - K), computed here whatever Pillow's version does
         cmyk = np.asarray(im, dtype=np.uint16)
         rgb = ((255 - cmyk[..., :3]) * (255 - cmyk[..., 3:]) + 127) // 255
         return image_mod.fromarray(rgb.astype(np.uint8))  # mode "RGB"
@@ -463,7 +466,10 @@ def read_image(path: str | os.PathLike, size: tuple[int, int] | int, mode: str =
         raise ValueError(f"background must be a gray level in [0, 1], got {background!r}")
     h, w = _check_size(size)
     with image_mod.open(path) as im:
-        im = _decode(im, image_mod, background)
+        try:
+            im = _decode(im, image_mod, background)
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from None
         if im.mode == "F":  # 16-bit or float: resized in float, one channel
             if im.size != (w, h):
                 im = im.resize((w, h), image_mod.Resampling.BILINEAR)
