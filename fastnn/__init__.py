@@ -6,6 +6,10 @@
     model.fit(x, y, optimizer=fn.Adam(1e-3), epochs=2)
 """
 
+# First, before any kernel module: gives Numba a writable cache on read-only installs.
+from . import _numba_cache  # noqa: F401
+
+# isort: split
 from . import compat, datasets, init, losses, metrics, models, optim
 from .backend import get_backend, set_backend, use_backend
 from .gradcheck import gradcheck, numeric_gradient

@@ -1,31 +1,160 @@
-"""Writing files so that a crash or Ctrl-C never leaves a half-written one behind."""
+"""Writing files so that a crash, Ctrl-C or a kill never leaves a half-written one behind.
+
+Every file fastnn writes goes through :func:`atomic_open`: the bytes go to a temporary file
+next to the target (``.<name>.<host>.<pid>.<random>.tmp``), which is flushed, synced and then
+renamed over the target in one step. The target is either the old file or the complete new one.
+
+- On an exception, Ctrl-C (SIGINT), SIGTERM or SIGHUP the temporary file is deleted. SIGTERM
+  and SIGHUP are caught only while a save runs, and only if nobody else handles them: after
+  the clean-up the signal is delivered again, so the process still ends as it would have.
+- SIGKILL (or a power cut) cannot be caught: its temporary file stays, and the next save to
+  the same path deletes it (a temporary file is stale when the process that wrote it, on this
+  host, is gone).
+- A save over an existing file keeps that file's permission bits; a new file gets the usual
+  permissions for new files (0666 minus the umask).
+"""
 
 from __future__ import annotations
 
 import os
-import tempfile
+import re
+import secrets
+import signal
+import socket
+import stat
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+class _Signalled(BaseException):
+    """Raised inside a save when SIGTERM or SIGHUP arrives, so that the clean-up runs."""
+
+
+@contextmanager
+def _cleanup_on_signals() -> Iterator[None]:
+    """Turns SIGTERM and SIGHUP into an exception for the duration of the block (if their
+    handler is the default one, which kills without clean-up), then re-delivers the signal."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    received: list[int] = []
+    active = [True]
+
+    def handler(signum, frame):
+        if not received:  # a second signal during the clean-up must not interrupt it
+            received.append(signum)
+            if active[0]:
+                raise _Signalled(signum)
+
+    installed = {}
+    for s in _SIGNALS:
+        if signal.getsignal(s) is signal.SIG_DFL:
+            installed[s] = signal.signal(s, handler)
+    try:
+        yield
+    except _Signalled:
+        pass
+    finally:
+        active[0] = False
+        for s, previous in installed.items():
+            signal.signal(s, previous)
+        if received:  # end the process the way the signal would have
+            os.kill(os.getpid(), received[0])
+            raise SystemExit(128 + received[0])
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9-]", "", socket.gethostname())[:32] or "host"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, but belongs to someone else
+        return True
+    return True
+
+
+def _temp_prefix(path: Path) -> str:
+    return f".{path.name[:120]}."
+
+
+def clear_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Deletes temporary files that a killed save to ``path`` left behind; returns them.
+
+    Only files written by a process of this host that no longer runs are removed: a save that
+    another process is doing right now is never disturbed."""
+    path = Path(path)
+    prefix, host = _temp_prefix(path), _host()
+    pattern = re.compile(re.escape(prefix) + r"([A-Za-z0-9-]+)\.(\d+)\.[0-9a-f]+\.tmp")
+    removed = []
+    try:
+        candidates = [p for p in path.parent.iterdir() if p.name.startswith(prefix)]
+    except OSError:
+        return removed
+    for p in candidates:
+        m = pattern.fullmatch(p.name)
+        if m and m.group(1) == host and not _pid_alive(int(m.group(2))):
+            try:
+                p.unlink()
+                removed.append(p)
+            except OSError:
+                pass
+    return removed
+
+
+def _create_temp(path: Path) -> tuple[int, Path]:
+    """An exclusive new file next to ``path``, with the permissions the target should get."""
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)  # keep an existing file's bits
+    except FileNotFoundError:
+        mode = None
+    prefix = f"{_temp_prefix(path)}{_host()}.{os.getpid()}."
+    while True:
+        tmp = path.parent / f"{prefix}{secrets.token_hex(4)}.tmp"
+        try:  # 0o666 is reduced by the umask, as for any new file
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                         0o666)
+            break
+        except FileExistsError:
+            continue
+    if mode is not None:
+        try:
+            os.fchmod(fd, mode)
+        except OSError:
+            os.close(fd)
+            tmp.unlink(missing_ok=True)
+            raise
+    return fd, tmp
+
 
 @contextmanager
 def atomic_open(path: str | os.PathLike) -> Iterator[IO[bytes]]:
-    """A binary file to write; on success it replaces ``path`` in one rename, on any error
-    (or interrupt) it is deleted and whatever ``path`` held before is untouched."""
+    """A binary file to write; on success it replaces ``path`` in one rename, on any error,
+    interrupt, SIGTERM or SIGHUP it is deleted and whatever ``path`` held before is untouched."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    clear_stale_temporaries(path)
+    with _cleanup_on_signals():
+        tmp = None
+        try:
+            fd, tmp = _create_temp(path)
+            with os.fdopen(fd, "wb") as f:
+                yield f
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+            raise
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

@@ -187,8 +187,9 @@ def torch_available() -> bool:
     return True
 
 
-def run_all(quick: bool = False) -> dict:
-    """Everything ``fastnn bench`` prints: the matmul peak, the kernels, the model zoo."""
+def run_all(quick: bool = False, networks: list[str] | None = None) -> dict:
+    """Everything ``fastnn bench`` prints: the matmul peak, the kernels, the model zoo (or the
+    ``networks`` of it)."""
     import platform
 
     import numba
@@ -197,7 +198,8 @@ def run_all(quick: bool = False) -> dict:
 
     peak = matmul_peak()
     kernels = kernel_table(budget=0.05 if quick else 0.5)
-    zoo = zoo_table(budget=0.5 if quick else 3.0, steps=4 if quick else 8, peak=peak)
+    zoo = zoo_table(budget=0.5 if quick else 3.0, steps=4 if quick else 8, names=networks,
+                    peak=peak)
     return {
         "date": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.machine(),
         "processor": _cpu_name(), "threads": numba.config.NUMBA_NUM_THREADS,

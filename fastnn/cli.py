@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import backend, datasets, losses, metrics
+from . import backend, datasets, losses, metrics, zoo
 from . import init as init_mod
 from ._io import atomic_write_text
 from .datasets_files import stratified_split
@@ -314,11 +314,10 @@ def cmd_compat_measure(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from . import benchmarks as b
-    from . import zoo
 
     if not args.quick:
         print("benchmarking for a few minutes (--quick takes under one)...", file=sys.stderr)
-    result = b.run_all(quick=args.quick)
+    result = b.run_all(quick=args.quick, networks=args.networks)
     print(f"fastnn bench, {result['date']}, {result['processor']}, {result['threads']} threads, "
           f"numpy {result['numpy']}, numba {result['numba']}" + (", quick" if args.quick else ""))
     print(f"float32 matmul peak (NumPy): {result['matmul_peak_gflops']:.0f} GFLOP/s")
@@ -333,6 +332,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
     atomic_write_text(args.json, json.dumps(result, indent=2))
     print(f"\nwrote {args.json}")
     return 0
+
+
+def _positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1 (argparse names the option in its error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -367,7 +377,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--loss", default="auto", choices=["auto", *losses.LOSSES],
                        help="auto: one sigmoid output for two classes with mlp, else softmax")
     train.add_argument("--l2", type=float, default=0.0, help="L2 lambda: lambda/(2m) sum w^2")
-    train.add_argument("--size", type=int, default=64, help="folder: images resized to NxN")
+    train.add_argument("--size", type=_positive_int, default=64,
+                       help="folder: images resized to NxN")
     train.add_argument("--mode", choices=["rgb", "gray"], default="rgb")
     train.add_argument("--test-fraction", type=float, default=0.2)
     train.add_argument("--epochs", type=int)
@@ -379,8 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--schedule", choices=["cosine", "constant"])
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--backend", choices=list(backend.BACKENDS), default="numba")
-    train.add_argument("--data", help="mnist: directory with the four MNIST files (else "
-                       "$FASTNN_DATA/mnist or the download cache)")
+    train.add_argument("--data", help="mnist: directory with the four MNIST files, or its "
+                       "parent (else $FASTNN_DATA/mnist or the download cache)")
     train.add_argument("--out", help="where the model and report go (default runs/DATASET)")
     train.add_argument("--plots", help="write curves.png, recall.png, confusion.png here")
     train.add_argument("--limit", type=int, help="train on the first N training images only")
@@ -405,6 +416,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="benchmark the kernels and the model zoo (training "
                            "steps, inference) against PyTorch")
     bench.add_argument("--quick", action="store_true", help="a rougher run in under a minute")
+    bench.add_argument("--networks", nargs="+", choices=[net.name for net in zoo.ZOO],
+                       help="only these networks of the zoo (default: all)")
     bench.add_argument("--json", default="fastnn-bench.json", help="where to write the results")
     bench.set_defaults(func=cmd_bench)
 

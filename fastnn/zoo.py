@@ -16,8 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import models
-from .benchmarks import interleaved, torch_available
+from . import benchmarks, models
 from .layers import (
     AvgPool2D,
     BatchNorm1D,
@@ -179,7 +178,7 @@ def zoo_table(batch: int = 32, steps: int = 8, infer: int = 256, budget: float =
     import numba
 
     peak = peak or matmul_peak()
-    have_torch = torch_available()
+    have_torch = benchmarks.torch_available()
     if have_torch:
         import torch
 
@@ -194,7 +193,7 @@ def zoo_table(batch: int = 32, steps: int = 8, infer: int = 256, budget: float =
         if have_torch:
             calls["pytorch"], calls["pytorch-infer"] = _torch_calls(model, net, batch, steps,
                                                                     infer)
-        best = interleaved(calls, budget)
+        best = benchmarks.interleaved(calls, budget)
         gflop = train_flops(model, net.input_shape) * batch / 1e9
         row = {"network": net.name, "train fastnn": best["fastnn"] / steps,
                "infer fastnn": best["fastnn-infer"], "GFLOP/step": gflop}

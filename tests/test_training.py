@@ -63,13 +63,14 @@ def test_fastnn_bench_quick_writes_json(tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr(benchmarks, "torch_available", lambda: False)  # fastnn alone here
     out = tmp_path / "bench.json"
-    assert main(["bench", "--quick", "--json", str(out)]) == 0
+    assert main(["bench", "--quick", "--networks", "mnist-cnn", "--json", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "| conv2 backward |" in text and "| train step, batch 32 |" in text
+    assert "| conv2 backward |" in text and "| mnist-cnn |" in text
     result = json.loads(out.read_text())
     names = [row["case"] for row in result["kernels"]]
     assert len(names) == len(benchmarks.KERNEL_CASES)
     for row in result["kernels"]:  # structure only: speed is for benchmarks, not tests
-        assert row["numba"] > 0 and row["reference"] > 0 and row["numba vs reference"] > 0
-    step = result["models"][0]
-    assert step["fastnn"] > 0 and step["reference"] > 0 and "pytorch" not in step
+        assert row["numba"] > 0 and row["reference"] > 0 and 0 < row["numba/reference"]
+    (net,) = result["zoo"]
+    assert net["network"] == "mnist-cnn" and net["train fastnn"] > 0 and net["infer fastnn"] > 0
+    assert net["GFLOP/step"] > 0 and "train pytorch" not in net and result["matmul_peak_gflops"] > 0
