@@ -18,17 +18,46 @@ from .kernels import geometry
 
 
 class Layer:
-    """Base class. Subclasses set ``params`` (trained) and ``buffers`` (saved, not trained,
-    such as running statistics) in :meth:`reset` and say their shapes."""
+    """Base class. Subclasses say the shapes of their ``params`` (trained) and ``buffers``
+    (saved, not trained, such as running statistics) and fill them in :meth:`reset`.
+
+    Arrays are allocated when first used (as ``reset(default_rng(0), float32)``) or when a
+    model resets its layers, so a layer can be built and checked against a saved file
+    without allocating what its configuration claims.
+    """
 
     def __init__(self) -> None:
-        self.params: dict[str, np.ndarray] = {}
-        self.buffers: dict[str, np.ndarray] = {}
+        self._params: dict[str, np.ndarray] | None = None
+        self._buffers: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
         self.input_grad = True  # the model turns this off for its first layer
 
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        if self._params is None:
+            self.reset(np.random.default_rng(0), np.dtype(np.float32))
+        return self._params
+
+    @params.setter
+    def params(self, value: dict[str, np.ndarray]) -> None:
+        self._params = value
+
+    @property
+    def buffers(self) -> dict[str, np.ndarray]:
+        self.params  # allocated together  # noqa: B018
+        return self._buffers
+
+    @buffers.setter
+    def buffers(self, value: dict[str, np.ndarray]) -> None:
+        self._buffers = value
+
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """The shape of every parameter and buffer, computed from the configuration alone."""
+        return {}
+
     def reset(self, rng: np.random.Generator, dtype: np.dtype) -> None:
         """(Re)initializes the parameters; layers without parameters have nothing to do."""
+        self._params = {}
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         raise NotImplementedError
@@ -78,7 +107,10 @@ class Dense(Layer):
         self.in_features = _int("Dense", "in_features", in_features, 1)
         self.out_features = _int("Dense", "out_features", out_features, 1)
         self.init = init
-        self.reset(np.random.default_rng(0), np.float32)
+        initializers.get(init)  # an unknown name fails here, not at the first use
+
+    def shapes(self):
+        return {"w": (self.out_features, self.in_features), "b": (self.out_features,)}
 
     def reset(self, rng, dtype):
         shape = (self.out_features, self.in_features)
@@ -129,7 +161,11 @@ class Conv2D(Layer):
             self.padding = _int("Conv2D", "padding", padding, 0)
         self.padding_arg = padding if padding == "same" else self.padding
         self.init = init
-        self.reset(np.random.default_rng(0), np.float32)
+        initializers.get(init)
+
+    def shapes(self):
+        k = self.kernel_size
+        return {"w": (self.out_channels, self.in_channels, k, k), "b": (self.out_channels,)}
 
     def reset(self, rng, dtype):
         k = self.kernel_size
@@ -242,7 +278,9 @@ class _BatchNorm(Layer):
         if not (isinstance(eps, numbers.Real) and eps > 0):
             raise ValueError(f"{name} eps must be > 0, got {eps!r}")
         self.momentum, self.eps = float(momentum), float(eps)
-        self.reset(np.random.default_rng(0), np.float32)
+
+    def shapes(self):
+        return dict.fromkeys(("gamma", "beta", "running_mean", "running_var"), (self.channels,))
 
     def reset(self, rng, dtype):
         c = self.channels

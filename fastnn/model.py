@@ -11,26 +11,20 @@ from __future__ import annotations
 import json
 import os
 import time
-import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from . import inputs, modelfile
 from . import losses as losses_mod
 from ._io import atomic_open
 from ._malloc import retain_freed_memory
 from .fusion import Plan, build_plan
-from .layers import LAYERS, Layer, ShapeError
+from .layers import Layer, ShapeError
+from .modelfile import FORMAT, FORMAT_VERSION, MAX_BYTES, ModelFileError
 from .optim import Adam, Optimizer, Schedule, constant
 from .progress import Progress
-
-FORMAT = "fastnn-model"
-FORMAT_VERSION = 1
-
-
-class ModelFileError(ValueError):
-    """A file is not a readable fastnn model."""
 
 
 class Sequential:
@@ -88,10 +82,11 @@ class Sequential:
 
     # --- forward and backward ------------------------------------------------------------------
 
-    def _input(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x)
-        if x.dtype != self.dtype:
-            x = x.astype(self.dtype)
+    def _input(self, x: np.ndarray, name: str = "x") -> np.ndarray:
+        """x as the model's dtype, finite, of a shape the layers take (see fastnn.inputs)."""
+        x = inputs.float_array(x, self.dtype, name)
+        if x.ndim < 2:
+            raise ValueError(f"{name} must be a batch (N, ...), got shape {x.shape}")
         self.check_shape(x.shape[1:])
         return x
 
@@ -174,15 +169,15 @@ class Sequential:
             self.loss = losses_mod.get(loss)
         optimizer = optimizer or Adam()
         retain_freed_memory()
+        batch_size = inputs.positive_int("batch_size", batch_size)
+        epochs = inputs.positive_int("epochs", epochs, 0)
         x = self._input(x)
+        inputs.not_empty(x, "fit")
         y = self._labels(y, x)
         if validation_data is not None:
-            xv = self._input(validation_data[0])
+            xv = self._input(validation_data[0], "validation x")
+            inputs.not_empty(xv, "validation")
             yv = self._labels(validation_data[1], xv)
-        if not (isinstance(batch_size, int) and batch_size >= 1):
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        if not (isinstance(epochs, int) and epochs >= 0):
-            raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
         rng = np.random.default_rng(seed)
         for layer in self.layers:
             if hasattr(layer, "rng"):
@@ -194,7 +189,9 @@ class Sequential:
                                                     "val_accuracy", "lr", "seconds")}
         fit_start = time.perf_counter()
         try:
+            guard = inputs.DivergenceGuard([p for _, p, _ in self.parameters()])
             for epoch in range(epochs):
+                guard.start_epoch()
                 t0 = time.perf_counter()
                 order = rng.permutation(n) if shuffle else np.arange(n)
                 bar = Progress(steps, f"epoch {epoch + 1}/{epochs}", unit="img",
@@ -205,13 +202,13 @@ class Sequential:
                     idx = order[step * batch_size : (step + 1) * batch_size]
                     xb, yb = x[idx], y[idx]
                     loss_value, logits = self.loss_and_grads(xb, yb)
-                    optimizer.step(self.parameters())
+                    params = self.parameters()
+                    guard.before_step(loss_value, [g for _, _, g in params], epoch + 1,
+                                      step + 1, optimizer.lr)
+                    optimizer.step(params)
+                    guard.after_step(epoch + 1, step + 1, optimizer.lr)
                     if "first_batch_seconds" not in history:  # JIT compile shows up here
                         history["first_batch_seconds"] = time.perf_counter() - fit_start
-                    if not np.isfinite(loss_value):
-                        raise FloatingPointError(
-                            f"loss became {loss_value} at epoch {epoch + 1}, batch {step + 1}; "
-                            f"try a smaller learning rate (now {optimizer.lr:g})")
                     total_loss += loss_value * len(idx)
                     total_correct += float(np.sum(self.loss.labels(logits) == yb))
                     bar.update(len(idx), loss=total_loss / min(n, (step + 1) * batch_size))
@@ -244,7 +241,9 @@ class Sequential:
 
     def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 1000) -> tuple[float, float]:
         """(mean loss, accuracy) over (x, y), in evaluation mode (dropout off)."""
+        batch_size = inputs.positive_int("batch_size", batch_size)
         x = self._input(x)
+        inputs.not_empty(x, "evaluate")
         y = self._labels(y, x)
         total_loss = correct = 0.0
         for i in range(0, x.shape[0], batch_size):
@@ -255,14 +254,19 @@ class Sequential:
         return total_loss / x.shape[0], correct / x.shape[0]
 
     def predict(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-        """Class probabilities (N, K), in evaluation mode."""
-        x = self._input(x)
-        return np.concatenate([self.loss.probabilities(self.forward(x[i : i + batch_size]))
-                               for i in range(0, x.shape[0], batch_size)])
+        """Class probabilities (N, K), in evaluation mode; (0, K) for no samples."""
+        return self._batched(x, batch_size, self.loss.probabilities)
 
     def predict_labels(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        """Predicted class indices (N,)."""
+        return self._batched(x, batch_size, self.loss.labels)
+
+    def _batched(self, x: np.ndarray, batch_size: int, head) -> np.ndarray:
+        batch_size = inputs.positive_int("batch_size", batch_size)
         x = self._input(x)
-        return np.concatenate([self.loss.labels(self.forward(x[i : i + batch_size]))
+        if x.shape[0] == 0:
+            return head(self.forward(np.zeros((1,) + x.shape[1:], self.dtype)))[:0]
+        return np.concatenate([head(self.forward(x[i : i + batch_size]))
                                for i in range(0, x.shape[0], batch_size)])
 
     def summary(self) -> str:
@@ -287,44 +291,30 @@ class Sequential:
         }
         arrays = {f"layer{i}.{name}": p for i, layer in enumerate(self.layers)
                   for name, p in (layer.params | layer.buffers).items()}
+        for key, p in arrays.items():
+            bad = p.size - int(np.count_nonzero(np.isfinite(p)))
+            if bad:
+                raise ValueError(f"not saving {path}: {key} has {bad} non-finite values "
+                                 f"(NaN or inf); the model diverged")
         arrays["architecture"] = np.array(json.dumps(arch))
         with atomic_open(path) as f:
             np.savez(f, **arrays)
         return path
 
 
-def load(path: str | os.PathLike) -> Sequential:
-    """Reads a model written by :meth:`Sequential.save`; never unpickles or runs code."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no model file at {path}")
+def load(path: str | os.PathLike, max_bytes: int = MAX_BYTES) -> Sequential:
+    """Reads a model written by :meth:`Sequential.save`, checked as untrusted input before
+    anything is allocated (see :mod:`fastnn.modelfile`); never unpickles or runs code."""
+    arch, layers, arrays = modelfile.read(path, max_bytes)
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
-        raise ModelFileError(f"{path}: not a readable fastnn model ({e})") from None
-    try:
-        arch = json.loads(str(arrays.pop("architecture")))
-        if arch.get("format") != FORMAT:
-            raise ValueError("no fastnn architecture in the file")
-        if arch.get("version", 0) > FORMAT_VERSION:
-            raise ValueError(f"written by a newer fastnn (format {arch['version']})")
-        layers = [LAYERS[spec["type"]](**spec["config"]) for spec in arch["layers"]]
-        model = Sequential(layers, dtype=arch["dtype"],
-                           loss=losses_mod.from_config(arch["loss"]),
-                           class_names=arch.get("class_names"))
-        for i, layer in enumerate(layers):
-            for store in (layer.params, layer.buffers):
-                for name, p in store.items():
-                    saved = arrays.pop(f"layer{i}.{name}")
-                    if saved.shape != p.shape or saved.dtype != p.dtype:
-                        raise ValueError(f"layer {i} {name} is {saved.dtype}{saved.shape}, "
-                                         f"expected {p.dtype}{p.shape}")
-                    store[name] = saved.copy()
-        if arrays:
-            raise ValueError(f"unexpected arrays {sorted(arrays)}")
-    except (KeyError, TypeError, ValueError, json.JSONDecodeError) as e:
-        problem = f"{type(e).__name__}: {e}"
-        raise ModelFileError(f"{path}: not a valid fastnn model ({problem})") from None
-    model.metadata = arch.get("metadata", {})
+        loss = losses_mod.from_config(arch["loss"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise ModelFileError(f"{path}: not a valid fastnn model (loss {arch['loss']}: "
+                             f"{type(e).__name__}: {e})") from None
+    model = Sequential(layers, dtype=arch["dtype"], loss=loss, class_names=arch["class_names"])
+    for i, layer in enumerate(layers):
+        for store in (layer.params, layer.buffers):
+            for name in store:
+                store[name] = arrays[f"layer{i}.{name}"]
+    model.metadata = arch["metadata"]
     return model

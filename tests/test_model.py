@@ -108,7 +108,7 @@ def test_dropout_is_active_in_fit_only():
     (dict(y=np.zeros(3, int)), r"labels must have shape \(8,\)"),
     (dict(y=np.full(8, 0.5)), "labels must be integer"),
     (dict(y=np.full(8, 7)), r"labels must be in \[0, 2\] for 3 classes, got 7"),
-    (dict(batch_size=0), "batch_size must be a positive integer"),
+    (dict(batch_size=0), "batch_size must be >= 1, got 0"),
 ])
 def test_fit_rejects_bad_input(bad, match):
     args = dict(x=np.zeros((8, 4), np.float32), y=np.zeros(8, int), progress=False) | bad
@@ -119,7 +119,7 @@ def test_fit_rejects_bad_input(bad, match):
 def test_diverging_training_stops_with_a_clear_error():
     x, y = blobs()
     model = fn.Sequential([fn.Dense(4, 16), fn.ReLU(), fn.Dense(16, 3)])
-    with pytest.raises(FloatingPointError, match="loss became .* smaller learning rate"):
+    with pytest.raises(FloatingPointError, match="training diverged; try a smaller learning rate"):
         model.fit(x * 1e30, y, optimizer=fn.SGD(1e10), epochs=3, progress=False)
 
 
