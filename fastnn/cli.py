@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -33,6 +34,33 @@ DEFAULTS = {  # per data set: what a bare `fastnn train mnist` / `train folder D
     "mat": dict(epochs=100, batch_size="full", optimizer="sgd", schedule="constant"),
 }
 DEFAULT_LR = {"adam": 2e-3, "sgd": 0.05}
+SCOPE = {  # train options that apply only to some data sets, models or optimizers: default
+    "hidden": ("model", ("mlp",), "20,7,5"), "activation": ("model", ("mlp",), "relu"),
+    "init": ("model", ("mlp",), None), "dropout": ("model", ("mlp",), 0.0),
+    "size": ("dataset", ("folder",), 64), "mode": ("dataset", ("folder",), "rgb"),
+    "label_pattern": ("dataset", ("folder",), None),
+    "test_fraction": ("dataset", ("folder", "mat"), 0.2),
+    "class_names": ("dataset", ("folder", "mat"), None),
+    "keys": ("dataset", ("mat",), "X,y,Xtest,ytest"), "shape": ("dataset", ("mat",), None),
+    "order": ("dataset", ("mat",), "C"), "data": ("dataset", ("mnist",), None),
+    "momentum": ("optimizer", ("sgd",), 0.0),
+}
+
+
+def _scoped_options(args: argparse.Namespace) -> None:
+    """An option given where it does not apply is an error; the others get their defaults."""
+    if args.dataset == "mnist" and args.dir:
+        raise ValueError(f"fastnn train mnist takes no folder ({args.dir!r}); the MNIST files "
+                         f"go with --data DIR")
+    for option, (what, where, default) in SCOPE.items():
+        value = getattr(args, option)
+        if value is None:
+            setattr(args, option, default)
+        elif getattr(args, what) not in where:
+            raise ValueError(f"--{option.replace('_', '-')} applies to {what} "
+                             f"{' or '.join(where)}, not to {what} {getattr(args, what)}")
+
+
 MODEL_DEFAULTS = {  # the Keras tutorial's recipe for SimpleVGGNet
     "vgg": dict(epochs=75, batch_size="32", optimizer="sgd", schedule="constant", lr=0.01),
 }
@@ -148,6 +176,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     for key, value in (DEFAULTS[args.dataset] | MODEL_DEFAULTS.get(args.model, {})).items():
         if getattr(args, key) is None:
             setattr(args, key, value)
+    _scoped_options(args)
     load_start = time.perf_counter()
     (x_train, y_train), (x_test, y_test), names, info = _load_data(args)
     model = _build_model(args, x_train.shape[1:], names)
@@ -305,7 +334,10 @@ _IMPORTED = time.perf_counter()
 def cmd_compat_measure(args: argparse.Namespace) -> int:
     from .compat.network import measure
 
-    accuracy, recall = measure(args.params, args.data)
+    data = args.data
+    if data is None and os.environ.get("FASTNN_DATA"):  # where fastnn keeps MNIST, if set
+        data = str(Path(os.environ["FASTNN_DATA"]) / "mnist")
+    accuracy, recall = measure(args.params, data)
     print(f"Overall Accuracy: {accuracy * 100:.2f}%")
     for digit, r in enumerate(recall):
         print(f"Digit {digit} Recall: {r * 100:.2f}%")
@@ -334,19 +366,72 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
-    """An argparse type: an integer >= 1 (argparse names the option in its error)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value}")
-    return value
+def _integer(minimum: int):
+    """An argparse type: an integer >= minimum (argparse names the option in its error)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {text!r}"
+                                             ) from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+_positive_int = _integer(1)
+
+
+def _number(low: float, high: float = float("inf"), low_open: bool = False,
+            high_open: bool = True):
+    """An argparse type: a finite number in the interval low..high (open or closed ends)."""
+    interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number in {interval}, got {text!r}"
+                                             ) from None
+        below = value <= low if low_open else value < low
+        above = value >= high if high_open else value > high
+        if not math.isfinite(value) or below or above:
+            raise argparse.ArgumentTypeError(f"must be a number in {interval}, got {text}")
+        return value
+
+    return parse
+
+
+def _batch_size(text: str) -> str:
+    """An argparse type: an integer >= 1 or 'full'."""
+    if text != "full":
+        _positive_int(text)
+    return text
+
+
+def _widths(text: str) -> str:
+    """An argparse type: comma-separated layer widths, each an integer >= 1."""
+    for part in text.split(","):
+        try:
+            _positive_int(part.strip())
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(f"must be widths like 20,7,5 (integers >= 1), "
+                                             f"got {text!r}") from None
+    return text
+
+
+class _Parser(argparse.ArgumentParser):
+    """Errors in one line, ``fastnn: error: ...``, exit status 2 (no usage dump)."""
+
+    def error(self, message: str):
+        self.exit(2, f"fastnn: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fastnn", description="fastnn: neural nets in Numba")
+    parser = _Parser(prog="fastnn", description="fastnn: neural nets in Numba")
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train a model on MNIST or on a folder of images",
@@ -360,41 +445,45 @@ def build_parser() -> argparse.ArgumentParser:
                        "regex's one group, searched in each file name, e.g. '_(\\d+)\\.jpg$'")
     train.add_argument("--class-names", metavar="NAMES", help="names of the classes in sorted "
                        "label order: a comma list (零,一,二) or a UTF-8 file, one per line")
-    train.add_argument("--keys", default="X,y,Xtest,ytest", help="mat: the variables X,y "
+    train.add_argument("--keys", help="mat: the variables X,y "
                        "[,Xtest,ytest] (default X,y,Xtest,ytest; with two, --test-fraction splits)")
     train.add_argument("--shape", metavar="H,W", help="mat: reshape each row to an image "
                        "H,W or C,H,W (default: keep the vectors flat)")
-    train.add_argument("--order", choices=["C", "F"], default="C", help="mat: F if the images "
+    train.add_argument("--order", choices=["C", "F"], help="mat: F if the images "
                        "were unrolled in Fortran/MATLAB order (default C)")
     train.add_argument("--model", choices=["cnn", "mlp", "vgg"], help="cnn (the MNIST CNN), "
                        "mlp, or vgg (the Keras tutorial's SimpleVGGNet: 3x3 convs with "
                        "BatchNorm and dropout; defaults SGD lr 0.01, batch 32, 75 epochs)")
-    train.add_argument("--hidden", default="20,7,5", help="mlp hidden widths (default 20,7,5)")
-    train.add_argument("--activation", choices=list(ACTIVATIONS), default="relu")
+    train.add_argument("--hidden", type=_widths, help="mlp hidden widths (default 20,7,5)")
+    train.add_argument("--activation", choices=list(ACTIVATIONS), help="mlp (default relu)")
     train.add_argument("--init", choices=list(init_mod.INITIALIZERS), help="mlp weights "
                        "(default scaled_normal: std 1/sqrt(fan-in))")
-    train.add_argument("--dropout", type=float, default=0.0, help="after each hidden layer")
+    train.add_argument("--dropout", type=_number(0, 1), help="mlp: after each hidden layer")
     train.add_argument("--loss", default="auto", choices=["auto", *losses.LOSSES],
                        help="auto: one sigmoid output for two classes with mlp, else softmax")
-    train.add_argument("--l2", type=float, default=0.0, help="L2 lambda: lambda/(2m) sum w^2")
-    train.add_argument("--size", type=_positive_int, default=64,
-                       help="folder: images resized to NxN")
-    train.add_argument("--mode", choices=["rgb", "gray"], default="rgb")
-    train.add_argument("--test-fraction", type=float, default=0.2)
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--batch-size", help="an integer, or 'full' for batch gradient descent")
-    train.add_argument("--lr", type=float, default=None,
+    train.add_argument("--l2", type=_number(0), default=0.0,
+                       help="L2 lambda: lambda/(2m) sum w^2")
+    train.add_argument("--size", type=_positive_int, help="folder: images resized to NxN "
+                       "(default 64)")
+    train.add_argument("--mode", choices=["rgb", "gray"], help="folder (default rgb)")
+    train.add_argument("--test-fraction", type=_number(0, 1, low_open=True),
+                       help="folder, mat: the share of each class held out (default 0.2)")
+    train.add_argument("--epochs", type=_positive_int)
+    train.add_argument("--batch-size", type=_batch_size,
+                       help="an integer, or 'full' for batch gradient descent")
+    train.add_argument("--lr", type=_number(0, low_open=True), default=None,
                        help="learning rate (default 2e-3 for adam, 0.05 for sgd)")
     train.add_argument("--optimizer", choices=["adam", "sgd"])
-    train.add_argument("--momentum", type=float, default=0.0, help="for sgd")
+    train.add_argument("--momentum", type=_number(0, 1), help="sgd (default 0)")
     train.add_argument("--schedule", choices=["cosine", "constant"])
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=_integer(0), default=0)
     train.add_argument("--backend", choices=list(backend.BACKENDS), default="numba")
     train.add_argument("--data", help="mnist: directory with the four MNIST files, or its "
                        "parent (else $FASTNN_DATA/mnist or the download cache)")
     train.add_argument("--out", help="where the model and report go (default runs/DATASET)")
     train.add_argument("--plots", help="write curves.png, recall.png, confusion.png here")
-    train.add_argument("--limit", type=int, help="train on the first N training images only")
+    train.add_argument("--limit", type=_positive_int,
+                       help="train on the first N training images only")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=cmd_train)
 
@@ -427,7 +516,8 @@ def build_parser() -> argparse.ArgumentParser:
         "fastnn.compat.network.train (or the original). Unpickling runs code: only use it "
         "on files you trust.")
     measure.add_argument("params", help="the pickle of [params, cost]")
-    measure.add_argument("--data", help="directory with t10k-*.gz (default: working directory)")
+    measure.add_argument("--data", help="directory with t10k-*.gz (default: $FASTNN_DATA/mnist "
+                         "if FASTNN_DATA is set, else the working directory)")
     measure.set_defaults(func=cmd_compat_measure)
     return parser
 
@@ -436,7 +526,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, ImportError) as e:  # they name the problem
+    except (ValueError, OSError, ImportError, ArithmeticError) as e:  # they name the problem
         print(f"fastnn: error: {e}", file=sys.stderr)
         return 1
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -52,6 +53,7 @@ class Sequential:
         self._checked: set[tuple[int, ...]] = set()
         self.fuse = fuse
         self._plan: tuple[tuple[int, ...], Plan] | None = None
+        self.lock = threading.RLock()  # held for each training step and inference batch
         self.reset(seed)
 
     @property
@@ -117,7 +119,22 @@ class Sequential:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """Logits (N, K) for inputs (N, ...), in evaluation mode."""
-        return self.forward(self._input(x))
+        return self._infer(self._input(x))
+
+    def _infer(self, x: np.ndarray) -> np.ndarray:
+        """Logits in evaluation mode, under the model's lock: a layer keeps what its backward
+        pass needs, so a forward pass from another thread in the middle of a training step
+        would spoil it. With the lock, predict from one thread while another runs fit is safe:
+        it waits for the step to end and sees the weights between two steps."""
+        with self.lock:
+            return self.forward(x)
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "lock"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.lock = threading.RLock()
 
     def loss_and_grads(self, x: np.ndarray, y: np.ndarray,
                        training: bool = True) -> tuple[float, np.ndarray]:
@@ -201,12 +218,13 @@ class Sequential:
                     optimizer.lr = base_lr * schedule((epoch * steps + step) / (epochs * steps))
                     idx = order[step * batch_size : (step + 1) * batch_size]
                     xb, yb = x[idx], y[idx]
-                    loss_value, logits = self.loss_and_grads(xb, yb)
-                    params = self.parameters()
-                    guard.before_step(loss_value, [g for _, _, g in params], epoch + 1,
-                                      step + 1, optimizer.lr)
-                    optimizer.step(params)
-                    guard.after_step(epoch + 1, step + 1, optimizer.lr)
+                    with self.lock:
+                        loss_value, logits = self.loss_and_grads(xb, yb)
+                        params = self.parameters()
+                        guard.before_step(loss_value, [g for _, _, g in params], epoch + 1,
+                                          step + 1, optimizer.lr)
+                        optimizer.step(params)
+                        guard.after_step(epoch + 1, step + 1, optimizer.lr)
                     if "first_batch_seconds" not in history:  # JIT compile shows up here
                         history["first_batch_seconds"] = time.perf_counter() - fit_start
                     total_loss += loss_value * len(idx)
@@ -247,7 +265,7 @@ class Sequential:
         y = self._labels(y, x)
         total_loss = correct = 0.0
         for i in range(0, x.shape[0], batch_size):
-            logits = self.forward(x[i : i + batch_size])
+            logits = self._infer(x[i : i + batch_size])
             loss, _ = self.loss(logits, y[i : i + batch_size])
             total_loss += float(loss) * logits.shape[0]
             correct += float(np.sum(self.loss.labels(logits) == y[i : i + batch_size]))
@@ -265,8 +283,8 @@ class Sequential:
         batch_size = inputs.positive_int("batch_size", batch_size)
         x = self._input(x)
         if x.shape[0] == 0:
-            return head(self.forward(np.zeros((1,) + x.shape[1:], self.dtype)))[:0]
-        return np.concatenate([head(self.forward(x[i : i + batch_size]))
+            return head(self._infer(np.zeros((1,) + x.shape[1:], self.dtype)))[:0]
+        return np.concatenate([head(self._infer(x[i : i + batch_size]))
                                for i in range(0, x.shape[0], batch_size)])
 
     def summary(self) -> str:
