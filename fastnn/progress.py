@@ -1,12 +1,14 @@
 """Progress bars on tqdm (``tqdm.auto``: notebook widgets in Jupyter, text in a terminal).
 
 A bar is off when stderr is not a terminal (a log file, a pipe, CI), unless forced; it never
-draws wider than 80 columns. :meth:`Progress.restart_clock` leaves time already spent (the
-first batch, when Numba compiles the kernels) out of the rate and the time left.
+draws wider than 80 columns (or the terminal, if narrower). :meth:`Progress.restart_clock`
+leaves time already spent (the first batch, when Numba compiles the kernels) out of the rate
+and the time left.
 """
 
 from __future__ import annotations
 
+import shutil
 import sys
 
 from tqdm.auto import tqdm
@@ -41,7 +43,9 @@ class Progress:
         self.values: dict[str, float] = {}
         self.bar = None
         if self.enabled:
-            self.bar = tqdm(total=total, desc=label, unit=unit, ncols=WIDTH, smoothing=0,
+            columns = shutil.get_terminal_size((WIDTH, 24)).columns
+            self.bar = tqdm(total=total, desc=label, unit=unit, smoothing=0,
+                            ncols=min(WIDTH, columns) if columns > 0 else WIDTH,
                             leave=leave, file=sys.stderr, dynamic_ncols=False,
                             bar_format="{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
                             "[{elapsed}<{remaining}, {rate_fmt}{postfix}]" if total else None)
