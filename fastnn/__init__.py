@@ -10,7 +10,7 @@
 from . import _numba_cache  # noqa: F401
 
 # isort: split
-from . import compat, datasets, init, losses, metrics, models, optim
+from . import callbacks, compat, datasets, init, losses, metrics, models, optim
 from .backend import get_backend, set_backend, use_backend
 from .gradcheck import gradcheck, numeric_gradient
 from .layers import (
@@ -30,13 +30,17 @@ from .layers import (
     Tanh,
 )
 from .losses import BinaryCrossEntropy, MulticlassHinge, SoftmaxCrossEntropy
-from .model import ModelFileError, Sequential, load
+from .model import Sequential
 from .optim import SGD, Adam, cosine
+from .serialization import Checkpoint, ModelFileError, load_checkpoint, save_checkpoint
+from .serialization import load_model as load
+from .training import TrainingInterrupted
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "SGD", "Adam", "AvgPool2D", "BatchNorm1D", "BatchNorm2D", "BinaryCrossEntropy", "Conv2D",
+    "SGD", "Adam", "AvgPool2D", "BatchNorm1D", "BatchNorm2D", "BinaryCrossEntropy", "Checkpoint",
+    "Conv2D", "TrainingInterrupted", "callbacks", "load_checkpoint", "save_checkpoint",
     "Dense", "Dropout", "Flatten", "GlobalAvgPool2D", "Layer", "MaxPool2D", "ModelFileError",
     "MulticlassHinge", "ReLU", "Sequential", "ShapeError", "Sigmoid", "SoftmaxCrossEntropy",
     "Tanh", "compat", "cosine", "datasets", "get_backend", "gradcheck", "init", "load",

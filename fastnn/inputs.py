@@ -58,28 +58,42 @@ def diverged(what: str, epoch: int, batch: int, lr: float, kept: str) -> Floatin
 
 class DivergenceGuard:
     """Keeps a model's weights finite through training. Before each step it checks the loss and
-    the gradients (a step with non-finite ones is never taken, so the weights stay those of the
-    last step); after each step, the weights, which an overflowing update can turn infinite:
-    then they go back to those of the epoch's start, copied once per epoch."""
+    the gradients: a step with non-finite ones is never taken, and the batch-norm running
+    statistics that its forward pass moved go back, so the model keeps the last step's state.
+    After each step it checks the weights, which an overflowing update can turn infinite: then
+    they go back to those of the epoch's start, copied once per epoch."""
 
-    def __init__(self, params: list[np.ndarray]) -> None:
-        self.params = params
-        self.saved: list[np.ndarray] = []
+    def __init__(self, model) -> None:
+        self.params = [p for _, p, _ in model.parameters()]
+        self.buffers = [b for layer in model.layers for b in layer.buffers.values()]
+        self.epoch_params: list[np.ndarray] = []
+        self.epoch_buffers: list[np.ndarray] = []
+        self.batch_buffers: list[np.ndarray] = []
 
     def start_epoch(self) -> None:
-        self.saved = [p.copy() for p in self.params]
+        self.epoch_params = [p.copy() for p in self.params]
+        self.epoch_buffers = [b.copy() for b in self.buffers]
+
+    def start_batch(self) -> None:
+        self.batch_buffers = [b.copy() for b in self.buffers]  # a few KB of statistics
 
     def before_step(self, loss: float, grads: list[np.ndarray], epoch: int, batch: int,
                     lr: float) -> None:
-        if not np.isfinite(loss):
-            raise diverged(f"loss became {loss}", epoch, batch, lr, "the last step's weights")
-        if not all_finite(grads):
-            raise diverged("a gradient became non-finite", epoch, batch, lr,
-                           "the last step's weights")
+        if np.isfinite(loss) and all_finite(grads):
+            return
+        _restore(self.buffers, self.batch_buffers)
+        what = f"loss became {loss}" if not np.isfinite(loss) else "a gradient became non-finite"
+        raise diverged(what, epoch, batch, lr, "the weights from before this batch")
 
     def after_step(self, epoch: int, batch: int, lr: float) -> None:
-        if not all_finite(self.params):
-            for p, saved in zip(self.params, self.saved):
-                p[...] = saved
-            raise diverged("the weights overflowed", epoch, batch, lr,
-                           f"the weights it had at the start of epoch {epoch}")
+        if all_finite(self.params) and all_finite(self.buffers):
+            return
+        _restore(self.params, self.epoch_params)
+        _restore(self.buffers, self.epoch_buffers)
+        raise diverged("the weights overflowed", epoch, batch, lr,
+                       f"the weights it had at the start of epoch {epoch}")
+
+
+def _restore(arrays: list[np.ndarray], saved: list[np.ndarray]) -> None:
+    for a, b in zip(arrays, saved):
+        a[...] = b

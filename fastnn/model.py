@@ -1,31 +1,23 @@
-"""``Sequential``: a list of layers, the training loop, evaluation, and saving.
+"""``Sequential``: a list of layers, its forward and backward passes, evaluation, prediction.
 
-A saved model is one ``.npz`` file: the architecture as JSON (``architecture``) and every
-parameter as an array (``layer{i}.{name}``). It is read with ``allow_pickle=False``, so loading
-a file never runs code, and written to a temporary file that is then renamed, so an interrupted
-save never leaves a broken model behind.
+The training loop is :mod:`fastnn.training` (``fit`` is its front), saving and loading are
+:mod:`fastnn.serialization`, the summary table is :mod:`fastnn.summary`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import threading
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from . import inputs, modelfile
+from . import inputs
 from . import losses as losses_mod
-from ._io import atomic_open
-from ._malloc import retain_freed_memory
 from .fusion import Plan, build_plan
 from .layers import Layer, ShapeError
-from .modelfile import FORMAT, FORMAT_VERSION, MAX_BYTES, ModelFileError
-from .optim import Adam, Optimizer, Schedule, constant
-from .progress import Progress
+from .optim import Adam, Optimizer, Schedule
 
 
 class Sequential:
@@ -50,7 +42,8 @@ class Sequential:
         self.loss = losses_mod.get(loss)
         self.class_names = list(class_names) if class_names is not None else None
         self.metadata: dict = {}
-        self._checked: set[tuple[int, ...]] = set()
+        self._checked: dict[tuple[int, ...], tuple[int, ...]] = {}  # input -> output shape
+        self.input_shape: tuple[int, ...] | None = None  # the last per-sample shape checked
         self.fuse = fuse
         self._plan: tuple[tuple[int, ...], Plan] | None = None
         self.lock = threading.RLock()  # held for each training step and inference batch
@@ -95,16 +88,16 @@ class Sequential:
     def check_shape(self, sample_shape: tuple[int, ...]) -> tuple[int, ...]:
         """Walks a per-sample input shape through the layers; a mismatch names the layer."""
         sample_shape = tuple(int(d) for d in sample_shape)
-        shape = sample_shape
-        if shape in self._checked:
-            return shape
-        for i, layer in enumerate(self.layers):
-            try:
-                shape = layer.output_shape(shape)
-            except ShapeError as e:
-                raise ShapeError(f"layer {i} {e}") from None
-        self._checked.add(sample_shape)
-        return shape
+        self.input_shape = sample_shape
+        if sample_shape not in self._checked:
+            shape = sample_shape
+            for i, layer in enumerate(self.layers):
+                try:
+                    shape = layer.output_shape(shape)
+                except ShapeError as e:
+                    raise ShapeError(f"layer {i} {e}") from None
+            self._checked[sample_shape] = shape
+        return self._checked[sample_shape]
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """Runs the plan's steps: logits (N, K) for inputs x (N, ...)."""
@@ -170,80 +163,38 @@ class Sequential:
 
     # --- training ------------------------------------------------------------------------------
 
-    def fit(self, x: np.ndarray, y: np.ndarray, loss: str | losses_mod.Loss | None = None,
+    def fit(self, x, y=None, loss: str | losses_mod.Loss | None = None,
             optimizer: Optimizer | None = None, epochs: int = 1, batch_size: int = 32,
-            validation_data: tuple[np.ndarray, np.ndarray] | None = None, seed: int = 0,
-            progress: bool = True, schedule: Schedule = constant, shuffle: bool = True,
-            on_epoch_end: Callable[[int, dict], None] | None = None) -> dict[str, list]:
-        """Minibatch training. Returns the history: per-epoch ``loss``, ``accuracy`` (running
-        means over the epoch's batches), ``val_loss``, ``val_accuracy``, ``lr`` and ``seconds``,
-        and ``first_batch_seconds`` (fit's start to its first finished step).
+            validation_data=None, seed: int = 0, progress: bool | None = None,
+            schedule: Schedule | None = None, shuffle: bool = True,
+            on_epoch_end: Callable[[int, dict], None] | None = None, *,
+            callbacks: Sequence | None = None, validation_split: float = 0.0,
+            initial_epoch: int = 0, steps_per_epoch: int | None = None,
+            resume=None) -> dict[str, list]:
+        """Minibatch training (the loop is :mod:`fastnn.training`). Returns the history:
+        per-epoch ``loss``, ``accuracy`` (running means over the epoch's batches),
+        ``val_loss``, ``val_accuracy``, ``lr``, ``seconds``, and ``first_batch_seconds``.
 
-        ``schedule`` scales the optimizer's learning rate by training progress in [0, 1].
-        ``seed`` fixes the shuffling and dropout, so a seeded run is reproducible.
+        ``x, y`` are arrays (N, ...) and (N,), or ``x`` is an iterable of (x, y) batches and
+        ``y`` is None. ``validation_split`` holds out the last fraction of the arrays.
+        ``callbacks`` are :mod:`fastnn.callbacks`; ``schedule`` is one of them or a function
+        of progress in [0, 1]. ``progress``: None draws a bar when stderr is a terminal.
+        ``resume=fn.load_checkpoint(path)`` carries on a run from its checkpoint (or give
+        ``initial_epoch``; epochs counts the total). ``seed`` fixes shuffling and dropout, so
+        a seeded run is reproducible.
         """
+        from . import training
+
         if loss is not None:
             self.loss = losses_mod.get(loss)
-        optimizer = optimizer or Adam()
-        retain_freed_memory()
-        batch_size = inputs.positive_int("batch_size", batch_size)
-        epochs = inputs.positive_int("epochs", epochs, 0)
-        x = self._input(x)
-        inputs.not_empty(x, "fit")
-        y = self._labels(y, x)
-        if validation_data is not None:
-            xv = self._input(validation_data[0], "validation x")
-            inputs.not_empty(xv, "validation")
-            yv = self._labels(validation_data[1], xv)
-        rng = np.random.default_rng(seed)
-        for layer in self.layers:
-            if hasattr(layer, "rng"):
-                layer.rng = rng
-        n = x.shape[0]
-        steps = -(-n // batch_size)
-        base_lr = optimizer.lr
-        history: dict[str, list] = {k: [] for k in ("loss", "accuracy", "val_loss",
-                                                    "val_accuracy", "lr", "seconds")}
-        fit_start = time.perf_counter()
-        try:
-            guard = inputs.DivergenceGuard([p for _, p, _ in self.parameters()])
-            for epoch in range(epochs):
-                guard.start_epoch()
-                t0 = time.perf_counter()
-                order = rng.permutation(n) if shuffle else np.arange(n)
-                bar = Progress(steps, f"epoch {epoch + 1}/{epochs}", unit="img",
-                               enabled=progress)
-                total_loss = total_correct = 0.0
-                for step in range(steps):
-                    optimizer.lr = base_lr * schedule((epoch * steps + step) / (epochs * steps))
-                    idx = order[step * batch_size : (step + 1) * batch_size]
-                    xb, yb = x[idx], y[idx]
-                    with self.lock:
-                        loss_value, logits = self.loss_and_grads(xb, yb)
-                        params = self.parameters()
-                        guard.before_step(loss_value, [g for _, _, g in params], epoch + 1,
-                                          step + 1, optimizer.lr)
-                        optimizer.step(params)
-                        guard.after_step(epoch + 1, step + 1, optimizer.lr)
-                    if "first_batch_seconds" not in history:  # JIT compile shows up here
-                        history["first_batch_seconds"] = time.perf_counter() - fit_start
-                    total_loss += loss_value * len(idx)
-                    total_correct += float(np.sum(self.loss.labels(logits) == yb))
-                    bar.update(len(idx), loss=total_loss / min(n, (step + 1) * batch_size))
-                bar.close()
-                history["loss"].append(total_loss / n)
-                history["accuracy"].append(total_correct / n)
-                history["lr"].append(optimizer.lr)
-                if validation_data is not None:
-                    vl, va = self.evaluate(xv, yv)
-                    history["val_loss"].append(vl)
-                    history["val_accuracy"].append(va)
-                history["seconds"].append(time.perf_counter() - t0)
-                if on_epoch_end is not None:
-                    on_epoch_end(epoch, history)
-        finally:
-            optimizer.lr = base_lr
-        return history
+        if optimizer is None and resume is None:
+            optimizer = Adam()
+        return training.fit(
+            self, x, y, optimizer=optimizer, epochs=epochs, batch_size=batch_size,
+            validation_data=validation_data, validation_split=validation_split, seed=seed,
+            progress=progress, schedule=schedule, shuffle=shuffle, callbacks=callbacks,
+            initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+            on_epoch_end=on_epoch_end, resume=resume)
 
     def _labels(self, y: np.ndarray, x: np.ndarray) -> np.ndarray:
         y = np.asarray(y)
@@ -287,10 +238,13 @@ class Sequential:
         return np.concatenate([head(self._infer(x[i : i + batch_size]))
                                for i in range(0, x.shape[0], batch_size)])
 
-    def summary(self) -> str:
-        lines = [f"{i:>3}  {layer!r}" for i, layer in enumerate(self.layers)]
-        return "\n".join(lines + [f"{self.num_parameters():,} parameters, {self.dtype}", "",
-                                  str(self.plan)])
+    def summary(self, input_shape: Sequence[int] | None = None) -> str:
+        """A table of the layers: output shape, parameters, forward FLOPs per sample and the
+        kernel step that runs each layer (:attr:`plan`), with totals. ``input_shape`` is one
+        sample's shape (default: the last one the model saw, or the first Dense's)."""
+        from .summary import summary_table
+
+        return summary_table(self, input_shape)
 
     def __repr__(self) -> str:
         return "Sequential([" + ", ".join(repr(layer) for layer in self.layers) + "])"
@@ -298,41 +252,9 @@ class Sequential:
     # --- saving --------------------------------------------------------------------------------
 
     def save(self, path: str | os.PathLike, metadata: dict | None = None) -> Path:
-        """Writes the model to ``path`` (a ``.npz`` file) atomically; returns the path."""
-        path = Path(path)
-        arch = {
-            "format": FORMAT, "version": FORMAT_VERSION, "dtype": self.dtype.name,
-            "loss": self.loss.config(), "class_names": self.class_names,
-            "layers": [{"type": type(layer).__name__, "config": layer.config()}
-                       for layer in self.layers],
-            "metadata": metadata or {},
-        }
-        arrays = {f"layer{i}.{name}": p for i, layer in enumerate(self.layers)
-                  for name, p in (layer.params | layer.buffers).items()}
-        for key, p in arrays.items():
-            bad = p.size - int(np.count_nonzero(np.isfinite(p)))
-            if bad:
-                raise ValueError(f"not saving {path}: {key} has {bad} non-finite values "
-                                 f"(NaN or inf); the model diverged")
-        arrays["architecture"] = np.array(json.dumps(arch))
-        with atomic_open(path) as f:
-            np.savez(f, **arrays)
-        return path
+        """Writes the model to ``path`` (a ``.npz`` file) atomically; returns the path.
+        See :mod:`fastnn.serialization`."""
+        from .serialization import save_model
 
+        return save_model(self, path, metadata)
 
-def load(path: str | os.PathLike, max_bytes: int = MAX_BYTES) -> Sequential:
-    """Reads a model written by :meth:`Sequential.save`, checked as untrusted input before
-    anything is allocated (see :mod:`fastnn.modelfile`); never unpickles or runs code."""
-    arch, layers, arrays = modelfile.read(path, max_bytes)
-    try:
-        loss = losses_mod.from_config(arch["loss"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise ModelFileError(f"{path}: not a valid fastnn model (loss {arch['loss']}: "
-                             f"{type(e).__name__}: {e})") from None
-    model = Sequential(layers, dtype=arch["dtype"], loss=loss, class_names=arch["class_names"])
-    for i, layer in enumerate(layers):
-        for store in (layer.params, layer.buffers):
-            for name in store:
-                store[name] = arrays[f"layer{i}.{name}"]
-    model.metadata = arch["metadata"]
-    return model

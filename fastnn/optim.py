@@ -1,4 +1,12 @@
-"""Optimizers (in-place kernel updates) and learning-rate schedules."""
+"""Optimizers (in-place kernel updates) and their saved state.
+
+L2 regularization has one home: the loss's ``l2`` (``fn.SoftmaxCrossEntropy(l2=...)``), the
+classic penalty lambda/(2m) * sum(w**2) over the weight matrices, biases excluded, which is part
+of the reported loss and of gradient checks. The optimizers take no ``weight_decay``.
+
+The learning rate an optimizer applies is ``lr * scale``: ``lr`` is the rate it was given and
+``scale`` is what the learning-rate schedules (:mod:`fastnn.callbacks`) set before each batch.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +19,28 @@ from .backend import ops
 
 Named = list[tuple[str, np.ndarray, np.ndarray]]  # (key, parameter, gradient)
 
+_NO_WEIGHT_DECAY = ("{name}(weight_decay=...) is gone: L2 has one home, the loss's l2 "
+                    "(lambda/(2m) * sum of squared weights), e.g. "
+                    "fn.SoftmaxCrossEntropy(l2=1e-4) or fastnn train --l2")
+
+
+class OptimizerStateError(ValueError):
+    """Saved optimizer state does not fit the optimizer or the model."""
+
 
 class Optimizer:
     def __init__(self, lr: float) -> None:
-        if not lr > 0:
-            raise ValueError(f"learning rate must be > 0, got {lr}")
+        if not (isinstance(lr, (int, float, np.floating, np.integer)) and lr > 0
+                and math.isfinite(lr)):
+            raise ValueError(f"learning rate must be a finite number > 0, got {lr!r}")
         self.lr = float(lr)
+        self.scale = 1.0
         self.state: dict[str, tuple[np.ndarray, ...]] = {}
+
+    @property
+    def current_lr(self) -> float:
+        """The rate the next step applies: ``lr * scale``."""
+        return self.lr * self.scale
 
     def step(self, params: Named) -> None:
         """Updates every parameter in place from its gradient, in one kernel call."""
@@ -32,47 +55,120 @@ class Optimizer:
     def config(self) -> dict:
         return {"name": type(self).__name__, "lr": self.lr}
 
+    # --- saved state ---------------------------------------------------------------------------
+
+    slots = 0  # arrays per parameter in ``state``
+
+    def state_dict(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """(JSON-able config and counters, arrays named ``"{key}/{slot}"``)."""
+        arrays = {f"{key}/{j}": a for key, arrays in self.state.items()
+                  for j, a in enumerate(arrays)}
+        return self.config(), arrays
+
+    def load_state(self, config: dict, arrays: dict[str, np.ndarray], params: Named) -> None:
+        """Restores :meth:`state_dict` output for the model's ``params``; a mismatch (another
+        optimizer, a parameter missing or of another shape) raises OptimizerStateError."""
+        if config.get("name") != type(self).__name__:
+            raise OptimizerStateError(f"the saved optimizer is {config.get('name')!r}, "
+                                      f"not {type(self).__name__}")
+        shapes = {key: p for key, p, _ in params}
+        state: dict[str, list] = {}
+        for name, a in arrays.items():
+            key, _, slot = name.rpartition("/")
+            if key not in shapes or not slot.isdigit() or int(slot) >= self.slots:
+                raise OptimizerStateError(f"optimizer state {name!r} matches no parameter of "
+                                          f"the model (parameters: {', '.join(shapes)})")
+            p = shapes[key]
+            if a.shape != p.shape or a.dtype != p.dtype:
+                raise OptimizerStateError(
+                    f"optimizer state for parameter {key} is {a.dtype}{a.shape}, the model's "
+                    f"parameter is {p.dtype}{p.shape}")
+            if not np.all(np.isfinite(a)):
+                raise OptimizerStateError(f"optimizer state for parameter {key} holds "
+                                          f"non-finite values")
+            state.setdefault(key, [None] * self.slots)[int(slot)] = a.copy()
+        if state and (set(state) != set(shapes) or any(a is None for s in state.values()
+                                                       for a in s)):
+            missing = sorted(set(shapes) - set(state))
+            raise OptimizerStateError(f"optimizer state is incomplete (missing {missing})")
+        self.state = {key: tuple(s) for key, s in state.items()}
+        self._load_counters(config)
+
+    def _load_counters(self, config: dict) -> None:
+        pass
+
 
 class SGD(Optimizer):
-    """Stochastic gradient descent with optional momentum and weight decay (L2)."""
+    """Stochastic gradient descent with optional momentum."""
 
-    def __init__(self, lr: float = 0.01, momentum: float = 0.0, weight_decay: float = 0.0):
+    def __init__(self, lr: float = 0.01, momentum: float = 0.0, **kwargs) -> None:
+        if "weight_decay" in kwargs:
+            raise TypeError(_NO_WEIGHT_DECAY.format(name="SGD"))
+        if kwargs:
+            raise TypeError(f"SGD got unexpected arguments {sorted(kwargs)}")
         super().__init__(lr)
-        self.momentum, self.weight_decay = float(momentum), float(weight_decay)
+        if not 0 <= momentum < 1:
+            raise ValueError(f"SGD momentum must be in [0, 1), got {momentum!r}")
+        self.momentum = float(momentum)
+
+    @property
+    def slots(self) -> int:
+        return 1 if self.momentum else 0
 
     def step(self, params: Named) -> None:
         velocities = None
         if self.momentum:
             velocities = [self._state(key, p, 1)[0] for key, p, _ in params]
         ops.sgd_update_many([p for _, p, _ in params], [g for _, _, g in params], velocities,
-                            self.lr, self.momentum, self.weight_decay)
+                            self.current_lr, self.momentum, 0.0)
 
     def config(self):
-        return super().config() | {"momentum": self.momentum, "weight_decay": self.weight_decay}
+        return super().config() | {"momentum": self.momentum}
 
 
 class Adam(Optimizer):
-    """Adam with bias correction (Kingma & Ba); weight_decay adds L2 to the gradient."""
+    """Adam with bias correction (Kingma & Ba)."""
+
+    slots = 2
 
     def __init__(self, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0):
+                 eps: float = 1e-8, **kwargs) -> None:
+        if "weight_decay" in kwargs:
+            raise TypeError(_NO_WEIGHT_DECAY.format(name="Adam"))
+        if kwargs:
+            raise TypeError(f"Adam got unexpected arguments {sorted(kwargs)}")
         super().__init__(lr)
-        self.betas, self.eps, self.weight_decay = tuple(betas), float(eps), float(weight_decay)
+        self.betas, self.eps = tuple(betas), float(eps)
         self.t = 0
 
     def step(self, params: Named) -> None:
-        self.t += 1
         states = [self._state(key, p, 2) for key, p, _ in params]
         ops.adam_update_many([p for _, p, _ in params], [g for _, _, g in params],
-                             [m for m, _ in states], [v for _, v in states], self.t, self.lr,
-                             *self.betas, self.eps, self.weight_decay)
+                             [m for m, _ in states], [v for _, v in states], self.t + 1,
+                             self.current_lr, *self.betas, self.eps, 0.0)
+        self.t += 1
 
     def config(self):
-        return super().config() | {"betas": list(self.betas), "eps": self.eps,
-                                   "weight_decay": self.weight_decay}
+        return super().config() | {"betas": list(self.betas), "eps": self.eps, "t": self.t}
+
+    def _load_counters(self, config: dict) -> None:
+        t = config.get("t", 0)
+        if not (isinstance(t, int) and t >= 0) or (t == 0) != (not self.state):
+            raise OptimizerStateError(f"saved Adam step count t={t!r} does not fit its state")
+        self.t = t
 
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+
+
+def from_config(config: dict) -> Optimizer:
+    """A fresh optimizer from :meth:`Optimizer.config` (its state comes from load_state)."""
+    if not isinstance(config, dict) or config.get("name") not in ("SGD", "Adam"):
+        raise OptimizerStateError(f"unknown optimizer in saved state: {config!r:.80}")
+    if config["name"] == "SGD":
+        return SGD(config["lr"], config.get("momentum", 0.0))
+    return Adam(config["lr"], tuple(config.get("betas", (0.9, 0.999))), config.get("eps", 1e-8))
+
 
 Schedule = Callable[[float], float]
 """Maps training progress in [0, 1] to a multiplier of the base learning rate."""
@@ -82,13 +178,9 @@ def constant(progress: float) -> float:
     return 1.0
 
 
-def cosine(warmup: float = 0.0, final: float = 0.0) -> Schedule:
-    """Linear warm-up over the first ``warmup`` fraction, then cosine decay to ``final``."""
+def cosine(warmup: float = 0.0, final: float = 0.0):
+    """Linear warm-up over the first ``warmup`` fraction, then cosine decay to ``final``
+    (a :class:`fastnn.callbacks.CosineDecay`: a callback, and a function of progress)."""
+    from .callbacks import CosineDecay
 
-    def schedule(progress: float) -> float:
-        if progress < warmup:
-            return (progress + 1e-3) / warmup
-        t = (progress - warmup) / max(1.0 - warmup, 1e-12)
-        return final + (1 - final) * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
-
-    return schedule
+    return CosineDecay(warmup=warmup, final=final)

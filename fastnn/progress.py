@@ -1,49 +1,85 @@
-"""A small progress bar for the terminal (stderr): count, rate, running values, time left."""
+"""Progress bars on tqdm (``tqdm.auto``: notebook widgets in Jupyter, text in a terminal).
+
+A bar is off when stderr is not a terminal (a log file, a pipe, CI), unless forced; it never
+draws wider than 80 columns (or the terminal, if narrower). :meth:`Progress.restart_clock`
+leaves time already spent (the first batch, when Numba compiles the kernels) out of the rate
+and the time left.
+"""
 
 from __future__ import annotations
 
+import shutil
 import sys
-import time
+
+from tqdm.auto import tqdm
+
+WIDTH = 80
+
+
+def stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stream
+        return False
+
+
+def _in_notebook() -> bool:
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    return type(shell).__name__ == "ZMQInteractiveShell"
 
 
 class Progress:
     """``bar.update(n, loss=0.12)`` after each batch, ``bar.close()`` at the end.
 
-    Redraws at most ten times a second; prints nothing when disabled.
+    ``enabled=False`` draws nothing; ``True`` or ``None`` draw when stderr is a terminal (or in
+    a notebook); ``force=True`` draws anyway.
     """
 
-    def __init__(self, total: int, label: str = "", unit: str = "it", enabled: bool = True,
-                 stream=None, width: int = 24) -> None:
-        self.total, self.label, self.unit, self.width = total, label, unit, width
-        self.enabled = enabled
-        self.stream = stream or sys.stderr
-        self.steps = self.count = self.drawn = 0
+    def __init__(self, total: int | None, label: str = "", unit: str = "it",
+                 enabled: bool | None = None, force: bool = False, leave: bool = True) -> None:
+        self.total, self.label, self.unit = total, label, unit
+        show = force or (enabled is not False and (stderr_is_terminal() or _in_notebook()))
+        self.enabled = bool(show)
         self.values: dict[str, float] = {}
-        self.start = self.last = time.perf_counter()
+        self.bar = None
+        if self.enabled:
+            columns = shutil.get_terminal_size((WIDTH, 24)).columns
+            self.bar = tqdm(total=total, desc=label, unit=unit, smoothing=0,
+                            ncols=min(WIDTH, columns) if columns > 0 else WIDTH,
+                            leave=leave, file=sys.stderr, dynamic_ncols=False,
+                            bar_format="{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
+                            "[{elapsed}<{remaining}, {rate_fmt}{postfix}]" if total else None)
 
     def update(self, count: int = 1, **values: float) -> None:
-        self.steps += 1
-        self.count += count
         self.values.update(values)
-        now = time.perf_counter()
-        if self.enabled and (now - self.last >= 0.1 or self.steps == self.total):
-            self._draw(now)
+        if self.bar is not None:
+            if values:
+                self.bar.set_postfix({k: f"{v:.4f}" for k, v in self.values.items()},
+                                     refresh=False)
+            self.bar.update(count)
 
-    def _draw(self, now: float) -> None:
-        self.last, self.drawn = now, self.steps
-        elapsed = max(now - self.start, 1e-9)
-        done = min(self.steps / self.total, 1.0) if self.total else 1.0
-        filled = int(done * self.width)
-        bar = "=" * filled + (">" if filled < self.width else "") + " " * (self.width - filled - 1)
-        left = elapsed / done - elapsed if done > 0 else 0.0
-        shown = " ".join(f"{k} {v:.4f}" for k, v in self.values.items())
-        self.stream.write(f"\r{self.label} [{bar}] {self.steps}/{self.total} {shown} "
-                          f"{self.count / elapsed:,.0f} {self.unit}/s {elapsed:.1f}s<{left:.1f}s ")
-        self.stream.flush()
+    def note(self, text: str) -> None:
+        """Shows ``text`` after the label (e.g. "compiling kernels") until the next update."""
+        if self.bar is not None:
+            self.bar.set_postfix_str(text)
+
+    def set_label(self, label: str) -> None:
+        self.label = label
+        if self.bar is not None:
+            self.bar.set_description_str(label, refresh=False)
+
+    def restart_clock(self) -> None:
+        """Rate and time left count from now and from the current count, so that time spent
+        so far (the first batch's kernel compile) does not skew them."""
+        if self.bar is not None:
+            self.bar.initial = self.bar.n
+            self.bar.start_t = self.bar.last_print_t = self.bar._time()
+
+    def write(self, text: str) -> None:
+        """Prints a line above the bar (to stderr), or plainly when the bar is off."""
+        if self.bar is not None:
+            tqdm.write(text, file=sys.stderr)
 
     def close(self) -> None:
-        if self.enabled:
-            if self.drawn != self.steps:
-                self._draw(time.perf_counter())
-            self.stream.write("\n")
-            self.stream.flush()
+        if self.bar is not None:
+            self.bar.close()

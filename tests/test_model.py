@@ -61,7 +61,7 @@ def test_seeded_runs_are_reproducible():
     np.testing.assert_array_equal(runs[0], runs[1])
 
 
-@pytest.mark.parametrize("optimizer", [fn.SGD(0.1), fn.SGD(0.05, momentum=0.9, weight_decay=1e-4),
+@pytest.mark.parametrize("optimizer", [fn.SGD(0.1), fn.SGD(0.05, momentum=0.9),
                                        fn.Adam(1e-2)])
 @pytest.mark.parametrize("loss", ["cross_entropy", "hinge"])
 def test_fit_learns_separable_data(optimizer, loss):

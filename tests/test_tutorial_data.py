@@ -131,8 +131,8 @@ def test_cli_trains_the_numeral_network_with_class_names(tmp_path, capsys):
         warnings.simplefilter("always")
         assert main(args) == 0
     text = capsys.readouterr().out
-    assert "Dense(in_features=4096, out_features=256" in text and "Sigmoid()" in text
-    assert "Dense(in_features=256, out_features=15" in text and "(l2 1)" in text
+    assert "Dense(4096, 256)  (N, 256)" in text and "Sigmoid()" in text  # the summary table
+    assert "Dense(256, 15)    (N, 15)" in text and "(l2 1)" in text
     assert "零: " in text and "亿: " in text
     report = json.loads((out / "report.json").read_text())
     assert report["test_accuracy"] >= 0.9

@@ -141,7 +141,7 @@ def train(num_classes=10, lr=0.01, beta1=0.95, beta2=0.99, img_dim=28, img_depth
         for batch in batches:
             params, cost = adamGD(batch, num_classes, lr, img_dim, img_depth, beta1, beta2,
                                   params, cost)
-            bar.label = f"Cost: {cost[-1]:.2f}"
+            bar.set_label(f"Cost: {cost[-1]:.2f}")
             bar.update()
         bar.close()
 

@@ -1,0 +1,477 @@
+"""Callbacks: code that runs at the edges of training, with Keras's hooks and names.
+
+    model.fit(x, y, validation_split=0.1, epochs=20, callbacks=[
+        fn.callbacks.EarlyStopping("val_loss", patience=3, restore_best=True),
+        fn.callbacks.ModelCheckpoint("runs/best.npz", monitor="val_accuracy", save_best_only=True),
+        fn.callbacks.HistoryLogger("runs/history.csv"),
+        fn.callbacks.CosineDecay(warmup=0.02),
+    ])
+
+A callback's ``trainer`` (set before ``on_train_begin``) has ``model``, ``optimizer``,
+``epochs``, ``initial_epoch``, ``steps`` (batches per epoch, or None if unknown), ``epoch``,
+``history`` (lists per metric), ``metric_names`` and ``stop_training``. ``logs`` are dicts of
+floats: after a batch, ``loss`` (the epoch's running mean) and ``size``; after an epoch, every
+metric of the epoch (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``, ``lr``, ``seconds``).
+
+Learning-rate schedules multiply the optimizer's rate: before each batch the trainer sets
+``optimizer.scale = 1`` and each schedule multiplies it by its factor, so schedules combine
+(cosine decay with reduce-on-plateau, for instance).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import numbers
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ._io import atomic_write_text
+
+
+class Callback:
+    """Override any of the hooks; ``state``/``load_state`` are saved in checkpoints."""
+
+    trainer = None
+
+    def set_trainer(self, trainer) -> None:
+        self.trainer = trainer
+
+    @property
+    def model(self):
+        return self.trainer.model
+
+    @property
+    def optimizer(self):
+        return self.trainer.optimizer
+
+    def on_train_begin(self, logs: dict) -> None: ...
+    def on_train_end(self, logs: dict) -> None: ...
+    def on_epoch_begin(self, epoch: int, logs: dict) -> None: ...
+    def on_epoch_end(self, epoch: int, logs: dict) -> None: ...
+    def on_batch_begin(self, batch: int, logs: dict) -> None: ...
+    def on_batch_end(self, batch: int, logs: dict) -> None: ...
+
+    def state(self) -> dict:
+        """What a resumed run needs to carry on (JSON-able)."""
+        return {}
+
+    def load_state(self, state: dict) -> None:
+        pass
+
+
+class LambdaCallback(Callback):
+    """Hooks from functions: ``LambdaCallback(on_epoch_end=lambda epoch, logs: ...)``."""
+
+    def __init__(self, **hooks) -> None:
+        names = {"on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
+                 "on_batch_begin", "on_batch_end"}
+        for name, fn in hooks.items():
+            if name not in names:
+                raise ValueError(f"LambdaCallback: unknown hook {name!r}; hooks are "
+                                 f"{', '.join(sorted(names))}")
+            setattr(self, name, fn)
+
+
+# --- monitored metrics ---------------------------------------------------------------------------
+
+
+def _monitor_mode(owner: str, monitor: object, mode: str) -> str:
+    if not isinstance(monitor, str) or not monitor:
+        raise ValueError(f"{owner} monitor must be a metric name such as 'val_loss', "
+                         f"got {monitor!r}")
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"{owner} mode must be 'auto', 'min' or 'max', got {mode!r}")
+    if mode == "auto":
+        return "max" if "acc" in monitor else "min"
+    return mode
+
+
+def _count(owner: str, name: str, value: object, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{owner} {name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+class _Monitor(Callback):
+    """Tracks the best value of one metric."""
+
+    def __init__(self, monitor: str, mode: str, min_delta: float) -> None:
+        owner = type(self).__name__
+        self.monitor = monitor
+        self.mode = _monitor_mode(owner, monitor, mode)
+        if not (isinstance(min_delta, numbers.Real) and min_delta >= 0):
+            raise ValueError(f"{owner} min_delta must be >= 0, got {min_delta!r}")
+        self.min_delta = float(min_delta)
+        self.best: float | None = None
+
+    def on_train_begin(self, logs):
+        names = self.trainer.metric_names
+        if self.monitor not in names:
+            hint = (" (val_ metrics need validation_data or validation_split)"
+                    if self.monitor.startswith("val_") else "")
+            raise ValueError(f"{type(self).__name__} monitor {self.monitor!r} is not a metric "
+                             f"of this run; choose one of {', '.join(names)}{hint}")
+
+    def improved(self, logs: dict) -> bool:
+        value = logs[self.monitor]
+        if not math.isfinite(value):
+            return False
+        if self.best is None:
+            return True
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+    def state(self):
+        return {"best": self.best}
+
+    def load_state(self, state):
+        self.best = state.get("best")
+
+
+class EarlyStopping(_Monitor):
+    """Stops training when ``monitor`` has not improved (by more than ``min_delta``) for
+    ``patience`` epochs; ``restore_best`` puts back the weights of the best epoch at the end."""
+
+    def __init__(self, monitor: str = "val_loss", patience: int = 0, restore_best: bool = False,
+                 min_delta: float = 0.0, mode: str = "auto") -> None:
+        super().__init__(monitor, mode, min_delta)
+        self.patience = _count("EarlyStopping", "patience", patience)
+        self.restore_best = bool(restore_best)
+        self.wait = 0
+        self.best_weights: list[dict[str, np.ndarray]] | None = None
+        self.best_epoch: int | None = None
+        self.stopped_epoch: int | None = None
+
+    def on_epoch_end(self, epoch, logs):
+        if self.improved(logs):
+            self.best, self.best_epoch, self.wait = float(logs[self.monitor]), epoch, 0
+            if self.restore_best:
+                self.best_weights = [{k: a.copy() for k, a in (layer.params | layer.buffers)
+                                      .items()} for layer in self.model.layers]
+            return
+        self.wait += 1
+        if self.wait > self.patience:
+            self.stopped_epoch = epoch
+            self.trainer.stop_training = True
+
+    def on_train_end(self, logs):
+        if self.restore_best and self.best_weights is not None:
+            for layer, saved in zip(self.model.layers, self.best_weights):
+                for k, a in saved.items():
+                    store = layer.params if k in layer.params else layer.buffers
+                    store[k][...] = a
+
+    def state(self):
+        return super().state() | {"wait": self.wait, "best_epoch": self.best_epoch}
+
+    def load_state(self, state):
+        super().load_state(state)
+        self.wait, self.best_epoch = state.get("wait", 0), state.get("best_epoch")
+
+
+def _check_writable_path(owner: str, path: Path) -> None:
+    """The folder ``path`` goes in can be created and written, and ``path`` is not a folder."""
+    parent = path.parent
+    for p in (parent, *parent.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise ValueError(f"{owner}: {p} is a file, not a folder, so {path} cannot be "
+                                 f"written")
+            if not os.access(p, os.W_OK | os.X_OK):
+                raise ValueError(f"{owner}: cannot write in {p} (permission denied)")
+            break
+    if path.is_dir():
+        raise ValueError(f"{owner}: {path} is a folder; give a file name such as "
+                         f"{path / 'best.npz'}")
+
+
+class ModelCheckpoint(_Monitor):
+    """Saves a checkpoint (the model, the optimizer state and where training stands, see
+    :func:`fastnn.serialization.save_checkpoint`) after each epoch, or only when ``monitor``
+    improves (``save_best_only``). ``path`` may hold ``{epoch}`` (1-based), e.g.
+    ``"ckpt/epoch{epoch:03d}.npz"``; a checkpoint resumes with ``fastnn.resume`` or
+    ``fastnn train --resume``."""
+
+    def __init__(self, path: str | os.PathLike, monitor: str = "val_loss",
+                 save_best_only: bool = False, mode: str = "auto", min_delta: float = 0.0,
+                 metadata: dict | None = None) -> None:
+        super().__init__(monitor, mode, min_delta)
+        self.path_template = str(path)
+        if not self.path_template.endswith(".npz"):
+            raise ValueError(f"ModelCheckpoint path must end in .npz, got {self.path_template!r}")
+        try:
+            self.path_template.format(epoch=1)
+        except (KeyError, IndexError, ValueError) as e:
+            raise ValueError(f"ModelCheckpoint path {self.path_template!r}: only {{epoch}} may "
+                             f"be filled in ({e})") from None
+        self.save_best_only = bool(save_best_only)
+        self.metadata = metadata or {}
+        self.saved: list[Path] = []
+
+    def on_train_begin(self, logs):
+        if self.save_best_only:
+            super().on_train_begin(logs)
+        _check_writable_path("ModelCheckpoint", Path(self.path_template.format(epoch=1)))
+
+    def on_epoch_end(self, epoch, logs):
+        from .serialization import save_checkpoint
+
+        if self.save_best_only:
+            if not self.improved(logs):
+                return
+            self.best = float(logs[self.monitor])
+        path = Path(self.path_template.format(epoch=epoch + 1))
+        save_checkpoint(path, self.trainer, metadata=self.metadata)
+        self.saved.append(path)
+
+
+class HistoryLogger(Callback):
+    """Writes the per-epoch metrics to ``path`` after every epoch: CSV (``.csv``, one row an
+    epoch) or JSON (``.json``, a list of objects). A resumed run keeps the rows of the epochs
+    before ``initial_epoch``."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        if self.path.suffix not in (".csv", ".json"):
+            raise ValueError(f"HistoryLogger writes .csv or .json files, got {str(path)!r}")
+        self.rows: list[dict] = []
+
+    def on_train_begin(self, logs):
+        _check_writable_path("HistoryLogger", self.path)
+        self.rows = []
+        if self.trainer.initial_epoch > 0 and self.path.is_file():
+            self.rows = [r for r in self._read() if int(r["epoch"]) <= self.trainer.initial_epoch]
+
+    def _read(self) -> list[dict]:
+        text = self.path.read_text()
+        if self.path.suffix == ".json":
+            return json.loads(text)
+        return [{k: float(v) if k != "epoch" else int(v) for k, v in row.items() if v != ""}
+                for row in csv.DictReader(io.StringIO(text))]
+
+    def on_epoch_end(self, epoch, logs):
+        self.rows.append({"epoch": epoch + 1} | {k: float(v) for k, v in logs.items()})
+        if self.path.suffix == ".json":
+            text = json.dumps(self.rows, indent=1)
+        else:
+            fields = list(dict.fromkeys(k for row in self.rows for k in row))
+            out = io.StringIO()
+            writer = csv.DictWriter(out, fields, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(self.rows)
+            text = out.getvalue()
+        atomic_write_text(self.path, text)
+
+
+CSVLogger = HistoryLogger
+
+
+# --- learning-rate schedules ---------------------------------------------------------------------
+
+
+class LearningRateSchedule(Callback):
+    """Multiplies the optimizer's rate by :meth:`factor` before each batch."""
+
+    needs_steps = False
+
+    def on_train_begin(self, logs):
+        if self.needs_steps and self.trainer.steps is None:
+            raise ValueError(f"{type(self).__name__} needs the number of batches per epoch: "
+                             f"give fit(steps_per_epoch=...) or batches with a len()")
+
+    def on_batch_begin(self, batch, logs):
+        self.optimizer.scale *= self.factor(self.trainer.epoch, batch)
+
+    def factor(self, epoch: int, batch: int) -> float:
+        raise NotImplementedError
+
+    def progress(self, epoch: int, batch: int) -> float:
+        """Fraction of the whole training done, in [0, 1)."""
+        steps = self.trainer.steps
+        return (epoch * steps + batch) / (self.trainer.epochs * steps)
+
+
+class ProgressSchedule(LearningRateSchedule):
+    """Any function of the training progress in [0, 1] (``fit(schedule=fn)``)."""
+
+    needs_steps = True
+
+    def __init__(self, fn) -> None:
+        if not callable(fn):
+            raise ValueError(f"schedule must be a function of progress in [0, 1], got {fn!r}")
+        self.fn = fn
+
+    def factor(self, epoch, batch):
+        return float(self.fn(self.progress(epoch, batch)))
+
+
+class CosineDecay(LearningRateSchedule):
+    """Linear warm-up over the first ``warmup`` fraction of training, then cosine decay to
+    ``final`` times the rate. Also a function of progress (the old ``fn.cosine``)."""
+
+    needs_steps = True
+
+    def __init__(self, warmup: float = 0.0, final: float = 0.0) -> None:
+        if not 0 <= warmup < 1:
+            raise ValueError(f"CosineDecay warmup must be a fraction in [0, 1), got {warmup!r}")
+        if not 0 <= final <= 1:
+            raise ValueError(f"CosineDecay final must be in [0, 1], got {final!r}")
+        self.warmup, self.final = float(warmup), float(final)
+
+    def __call__(self, progress: float) -> float:
+        if progress < self.warmup:
+            return (progress + 1e-3) / self.warmup
+        t = (progress - self.warmup) / max(1.0 - self.warmup, 1e-12)
+        return self.final + (1 - self.final) * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
+
+    def factor(self, epoch, batch):
+        return self(self.progress(epoch, batch))
+
+
+class StepDecay(LearningRateSchedule):
+    """The rate times ``gamma`` every ``every`` epochs (PyTorch's StepLR)."""
+
+    def __init__(self, every: int, gamma: float = 0.1) -> None:
+        self.every = _count("StepDecay", "every", every, 1)
+        if not 0 < gamma <= 1:
+            raise ValueError(f"StepDecay gamma must be in (0, 1], got {gamma!r}")
+        self.gamma = float(gamma)
+
+    def factor(self, epoch, batch):
+        return self.gamma ** (epoch // self.every)
+
+
+class ExponentialDecay(LearningRateSchedule):
+    """The rate times ``gamma`` each epoch (PyTorch's ExponentialLR)."""
+
+    def __init__(self, gamma: float) -> None:
+        if not 0 < gamma <= 1:
+            raise ValueError(f"ExponentialDecay gamma must be in (0, 1], got {gamma!r}")
+        self.gamma = float(gamma)
+
+    def factor(self, epoch, batch):
+        return self.gamma ** epoch
+
+
+class OneCycle(LearningRateSchedule):
+    """The one-cycle policy (Smith; PyTorch's OneCycleLR with cosine annealing): from
+    rate/``div`` up to the optimizer's rate over the first ``warmup`` fraction, then down to
+    rate/(``div`` * ``final_div``)."""
+
+    needs_steps = True
+
+    def __init__(self, warmup: float = 0.3, div: float = 25.0, final_div: float = 1e4) -> None:
+        if not 0 < warmup < 1:
+            raise ValueError(f"OneCycle warmup must be in (0, 1), got {warmup!r}")
+        if not (div >= 1 and final_div >= 1):
+            raise ValueError(f"OneCycle div and final_div must be >= 1, got {div!r}, "
+                             f"{final_div!r}")
+        self.warmup, self.div, self.final_div = float(warmup), float(div), float(final_div)
+
+    def factor(self, epoch, batch):
+        p = self.progress(epoch, batch)
+        start, end = 1 / self.div, 1 / (self.div * self.final_div)
+        if p < self.warmup:
+            t, a, b = p / self.warmup, start, 1.0
+        else:
+            t, a, b = (p - self.warmup) / (1 - self.warmup), 1.0, end
+        return b + (a - b) * 0.5 * (1 + math.cos(math.pi * t))
+
+
+class ReduceLROnPlateau(_Monitor, LearningRateSchedule):
+    """Multiplies the rate by ``factor`` when ``monitor`` has not improved for ``patience``
+    epochs, down to ``min_scale`` times the optimizer's rate."""
+
+    def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,
+                 min_delta: float = 1e-4, min_scale: float = 0.0, mode: str = "auto") -> None:
+        _Monitor.__init__(self, monitor, mode, min_delta)
+        if not 0 < factor < 1:
+            raise ValueError(f"ReduceLROnPlateau factor must be in (0, 1), got {factor!r}")
+        self.factor_, self.patience = float(factor), _count("ReduceLROnPlateau", "patience",
+                                                            patience)
+        self.min_scale, self.scale, self.wait = float(min_scale), 1.0, 0
+
+    def on_train_begin(self, logs):
+        _Monitor.on_train_begin(self, logs)
+
+    def factor(self, epoch, batch):
+        return self.scale
+
+    def on_epoch_end(self, epoch, logs):
+        if self.improved(logs):
+            self.best, self.wait = float(logs[self.monitor]), 0
+            return
+        self.wait += 1
+        if self.wait > self.patience:
+            self.scale, self.wait = max(self.scale * self.factor_, self.min_scale), 0
+
+    def state(self):
+        return super().state() | {"scale": self.scale, "wait": self.wait}
+
+    def load_state(self, state):
+        super().load_state(state)
+        self.scale, self.wait = state.get("scale", 1.0), state.get("wait", 0)
+
+
+# --- the progress bar ----------------------------------------------------------------------------
+
+
+class ProgressBar(Callback):
+    """A tqdm bar per epoch (images, rate, time left, running loss), then one line of the
+    epoch's metrics. Drawn only when stderr is a terminal (or in a notebook) unless
+    ``force``; ``every`` prints every n-th epoch's line only. While the run's first batch runs
+    the bar says the kernels are compiling, and the rate and time left leave that time out."""
+
+    def __init__(self, force: bool = False, every: int = 1) -> None:
+        from .progress import stderr_is_terminal
+
+        self.force = bool(force)
+        self.every = _count("ProgressBar", "every", every, 1)
+        self.enabled = self.force or stderr_is_terminal()
+        self.bar = None
+        self.first = True
+
+    def on_epoch_begin(self, epoch, logs):
+        from .progress import Progress
+
+        epochs = self.trainer.epochs
+        total = self.trainer.samples
+        self.bar = Progress(total, f"epoch {epoch + 1}/{epochs}", unit="img",
+                            enabled=self.enabled, force=self.force, leave=False)
+        self.enabled = self.bar.enabled or self.force
+        if self.first:
+            self.bar.note("compiling kernels (first batch)...")
+        self.start = time.perf_counter()
+
+    def on_batch_end(self, batch, logs):
+        self.bar.update(int(logs.get("size", 1)), loss=logs["loss"])
+        if self.first:
+            self.first = False
+            self.bar.restart_clock()
+
+    def on_epoch_end(self, epoch, logs):
+        self.bar.close()
+        if self.bar.enabled and ((epoch + 1) % self.every == 0 or epoch + 1 == self.trainer.epochs
+                                 or self.trainer.stop_training):
+            self.bar.write(format_epoch(epoch, self.trainer.epochs, logs))
+
+    def on_train_end(self, logs):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def format_epoch(epoch: int, epochs: int, logs: dict) -> str:
+    """``epoch 1/2: loss 0.2315, acc 93.07%, val_loss 0.0712, val_acc 97.86%, 5.3s``"""
+    parts = []
+    for k in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        if k in logs:
+            short = k.replace("accuracy", "acc")
+            parts.append(f"{short} {logs[k]:.2%}" if "acc" in short else f"{k} {logs[k]:.4f}")
+    return f"epoch {epoch + 1}/{epochs}: " + ", ".join(parts) + f", {logs['seconds']:.1f}s"

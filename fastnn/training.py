@@ -1,0 +1,323 @@
+"""The training loop: batches, the optimizer step, metrics, validation and callbacks.
+
+:meth:`fastnn.Sequential.fit` is a thin front for :class:`Trainer`. Data is either arrays
+``(x, y)`` (shuffled per epoch) or an iterable of ``(x, y)`` batches that is iterated once per
+epoch (a list, a loader object whose ``__iter__`` starts over, or a function returning a fresh
+iterator), so data larger than memory can stream from disk.
+
+Each epoch draws its shuffle and dropout from ``default_rng([seed, epoch])``, so a run resumed
+at ``initial_epoch`` from a checkpoint gives the same weights as one that never stopped.
+"""
+
+from __future__ import annotations
+
+import numbers
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+
+import numpy as np
+
+from . import inputs
+from .callbacks import Callback, ProgressBar, ProgressSchedule
+
+Transform = Callable[[np.ndarray, np.ndarray, np.random.Generator],
+                     tuple[np.ndarray, np.ndarray]]
+"""A per-batch transform (augmentation): (x, y, rng) -> (x, y), applied to training batches."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped training after a finished batch; the model holds the weights trained so
+    far. ``epoch`` (0-based) and ``batch`` say where, ``completed_epochs`` how many epochs are
+    done, ``history`` has their metrics."""
+
+    def __init__(self, epoch: int, batch: int, completed_epochs: int, history: dict) -> None:
+        super().__init__(f"training interrupted at epoch {epoch + 1}, batch {batch}")
+        self.epoch, self.batch, self.history = epoch, batch, history
+        self.completed_epochs = completed_epochs
+
+
+class ArrayBatches:
+    """Minibatches of in-memory arrays, shuffled by the epoch's generator."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool) -> None:
+        self.x, self.y, self.batch_size, self.shuffle = x, y, batch_size, shuffle
+        self.samples = x.shape[0]
+        self.steps = -(-self.samples // batch_size)
+
+    def batches(self, rng: np.random.Generator):
+        order = rng.permutation(self.samples) if self.shuffle else None
+        for i in range(0, self.samples, self.batch_size):
+            if order is None:
+                yield self.x[i : i + self.batch_size], self.y[i : i + self.batch_size]
+            else:
+                idx = order[i : i + self.batch_size]
+                yield self.x[idx], self.y[idx]
+
+
+class StreamBatches:
+    """Batches from an iterable of (x, y) pairs; each batch is checked as it arrives."""
+
+    def __init__(self, model, source, name: str, steps: int | None) -> None:
+        self.model, self.source, self.name = model, source, name
+        if steps is None and hasattr(source, "__len__"):
+            steps = len(source)
+        self.steps, self.samples, self.used = steps, None, False
+
+    def batches(self, rng: np.random.Generator):
+        it = self.source() if callable(self.source) else iter(self.source)
+        if it is self.source and self.used:
+            raise ValueError(f"{self.name} is a one-shot iterator, already used up by an "
+                             f"earlier epoch; pass a list, a loader whose __iter__ starts over, "
+                             f"or a function that returns a fresh iterator")
+        self.used = True
+        count = 0
+        for count, item in enumerate(it, 1):
+            if not (isinstance(item, tuple | list) and len(item) == 2):
+                raise ValueError(f"{self.name}: batch {count} is {type(item).__name__}, not an "
+                                 f"(x, y) pair")
+            x = self.model._input(item[0], f"{self.name} batch {count} x")
+            y = self.model._labels(item[1], x)
+            yield x, y
+        if count == 0:
+            raise ValueError(f"{self.name} gave no batches")
+
+
+def _split(x: np.ndarray, y: np.ndarray, fraction: float):
+    """The last ``fraction`` of (x, y) for validation, as Keras does (before shuffling)."""
+    if not (isinstance(fraction, numbers.Real) and 0 <= fraction < 1):
+        raise ValueError(f"validation_split must be a fraction in [0, 1), got {fraction!r}")
+    n_val = int(round(x.shape[0] * fraction))
+    if fraction and not 0 < n_val < x.shape[0]:
+        raise ValueError(f"validation_split={fraction} of {x.shape[0]} samples leaves "
+                         f"{n_val} for validation and {x.shape[0] - n_val} for training")
+    cut = x.shape[0] - n_val
+    return (x[:cut], y[:cut]), ((x[cut:], y[cut:]) if n_val else None)
+
+
+class Trainer:
+    """Runs ``model`` on the data for ``epochs`` with ``optimizer`` and ``callbacks``.
+
+    ``transform`` (optional) maps each training batch ``(x, y, rng) -> (x, y)`` before the
+    step, with the epoch's generator (the place for augmentation). ``resume`` (a
+    :class:`fastnn.serialization.Checkpoint`) carries on a run: its optimizer (unless one is
+    given), its epoch as ``initial_epoch``, its history and its callbacks' state.
+    """
+
+    def __init__(self, model, x, y=None, *, optimizer=None, epochs: int = 1, batch_size: int = 32,
+                 validation_data=None, validation_split: float = 0.0, seed: int = 0,
+                 shuffle: bool = True, callbacks: Sequence[Callback] = (),
+                 initial_epoch: int = 0, steps_per_epoch: int | None = None,
+                 transform: Transform | None = None, resume=None) -> None:
+        if resume is not None:
+            if resume.model is not model:
+                raise ValueError("resume: train the checkpoint's own model, "
+                                 "ckpt.model.fit(..., resume=ckpt)")
+            optimizer = optimizer or resume.optimizer
+            initial_epoch = initial_epoch or resume.epoch
+        if optimizer is None:
+            raise ValueError("fit needs an optimizer (or resume=checkpoint)")
+        self.model, self.optimizer, self.transform = model, optimizer, transform
+        self.epochs = inputs.positive_int("epochs", epochs, 0)
+        self.initial_epoch = inputs.positive_int("initial_epoch", initial_epoch, 0)
+        if self.initial_epoch > self.epochs:
+            raise ValueError(f"initial_epoch {initial_epoch} is past epochs {epochs}: epochs is "
+                             f"the total, counting the epochs already trained")
+        self.seed = seed
+        if steps_per_epoch is not None:
+            steps_per_epoch = inputs.positive_int("steps_per_epoch", steps_per_epoch)
+        if y is None:
+            if isinstance(x, np.ndarray):
+                raise ValueError("fit(x) without y needs x to be an iterable of (x, y) batches")
+            if validation_split:
+                raise ValueError("validation_split needs arrays; with batches from an iterable "
+                                 "pass validation_data")
+            self.data = StreamBatches(model, x, "the training batches", steps_per_epoch)
+        else:
+            batch_size = inputs.positive_int("batch_size", batch_size)
+            x = model._input(x)
+            inputs.not_empty(x, "fit")
+            y = model._labels(y, x)
+            (x, y), split = _split(x, y, validation_split)
+            if split is not None:
+                if validation_data is not None:
+                    raise ValueError("give validation_data or validation_split, not both")
+                validation_data = split
+            self.data = ArrayBatches(x, y, batch_size, shuffle)
+        self.validation = None
+        if validation_data is not None:
+            if isinstance(validation_data, tuple) and len(validation_data) == 2:
+                xv = model._input(validation_data[0], "validation x")
+                inputs.not_empty(xv, "validation")
+                self.validation = (xv, model._labels(validation_data[1], xv))
+            else:
+                self.validation = StreamBatches(model, validation_data, "validation_data", None)
+        self.steps, self.samples = self.data.steps, self.data.samples
+        self.metric_names = ["loss", "accuracy", "lr", "seconds"]
+        if self.validation is not None:
+            self.metric_names[2:2] = ["val_loss", "val_accuracy"]
+        self.callbacks = list(callbacks)
+        for cb in self.callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(f"callbacks must be fastnn.callbacks.Callback objects, got "
+                                f"{type(cb).__name__}")
+        past = resume.history if resume is not None else {}
+        self.history: dict[str, list] = {k: list(past.get(k, []))[: self.initial_epoch]
+                                         for k in self.metric_names}
+        if resume is not None:
+            resume.restore(self.callbacks)
+        self.epoch = self.completed_epochs = self.initial_epoch
+        self.batch = 0
+        self.stop_training = False
+        self.interrupted = False
+        self._sigint = False
+        self.guard = inputs.DivergenceGuard(model)
+
+    # --- hooks ---------------------------------------------------------------------------------
+
+    def _call(self, hook: str, *args) -> None:
+        for cb in self.callbacks:
+            getattr(cb, hook)(*args)
+
+    # --- the loop ------------------------------------------------------------------------------
+
+    def run(self) -> dict[str, list]:
+        """Trains; returns the history (one entry per metric and epoch, plus
+        ``first_batch_seconds``: the run's start to its first finished step)."""
+        for cb in self.callbacks:
+            cb.set_trainer(self)
+        self._call("on_train_begin", {})
+        self._start = time.perf_counter()
+        previous = self._catch_sigint()
+        try:
+            for epoch in range(self.initial_epoch, self.epochs):
+                self.epoch = epoch
+                logs = self._epoch(epoch)
+                if logs is None:  # Ctrl-C in the middle of the epoch
+                    break
+                self.completed_epochs = epoch + 1
+                for k in self.metric_names:
+                    self.history[k].append(logs[k])
+                self._call("on_epoch_end", epoch, logs)
+                if self.stop_training or self._sigint:
+                    break
+        except KeyboardInterrupt:  # Ctrl-C where the handler is not ours (another thread)
+            self._sigint = True
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+            self.optimizer.scale = 1.0
+        self.interrupted = self._sigint
+        self._call("on_train_end", {"interrupted": self.interrupted})
+        if self.interrupted:
+            raise TrainingInterrupted(self.epoch, self.batch, self.completed_epochs,
+                                      self.history)
+        return self.history
+
+    def _catch_sigint(self):
+        """Ctrl-C asks the loop to stop after the current batch; a second one stops at once."""
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            return None  # someone else handles it
+
+        def stop(signum, frame):
+            if self._sigint:
+                raise KeyboardInterrupt
+            self._sigint = True
+
+        return signal.signal(signal.SIGINT, stop)
+
+    def _epoch(self, epoch: int) -> dict | None:
+        """One epoch's metrics, or None if Ctrl-C stopped it before its last batch."""
+        model, optimizer = self.model, self.optimizer
+        t0 = time.perf_counter()
+        rng = np.random.default_rng([self.seed, epoch])
+        for layer in model.layers:
+            if hasattr(layer, "rng"):
+                layer.rng = rng
+        self._call("on_epoch_begin", epoch, {})
+        self.guard.start_epoch()
+        seen = total_loss = correct = 0.0
+        self.batch, broke = 0, False
+        for batch, (xb, yb) in enumerate(self.data.batches(rng)):
+            if self.transform is not None:
+                xb, yb = self.transform(xb, yb, rng)
+            optimizer.scale = 1.0
+            self._call("on_batch_begin", batch, {"size": len(xb)})
+            with model.lock:  # predict from another thread waits for the step to end
+                self.guard.start_batch()
+                loss, logits = model.loss_and_grads(xb, yb)
+                params = model.parameters()
+                self.guard.before_step(loss, [g for _, _, g in params], epoch + 1, batch + 1,
+                                       optimizer.current_lr)
+                optimizer.step(params)
+                self.guard.after_step(epoch + 1, batch + 1, optimizer.current_lr)
+            if "first_batch_seconds" not in self.history:  # the JIT compile shows up here
+                self.history["first_batch_seconds"] = time.perf_counter() - self._start
+            seen += len(yb)
+            total_loss += loss * len(yb)
+            correct += float(np.sum(model.loss.labels(logits) == yb))
+            self.batch = batch + 1
+            self._call("on_batch_end", batch, {"loss": total_loss / seen, "size": len(yb)})
+            if self._sigint or self.stop_training:
+                broke = True
+                break
+        if self._sigint and broke and self.batch != self.steps:
+            return None
+        if self.samples is None and not self._sigint:
+            self.samples = int(seen)  # a stream's size, known after its first epoch
+        if self.steps is None and not self._sigint:
+            self.steps = self.batch
+        logs = {"loss": total_loss / max(seen, 1), "accuracy": correct / max(seen, 1),
+                "lr": optimizer.current_lr}
+        if self.validation is not None:
+            logs["val_loss"], logs["val_accuracy"] = self._validate()
+        logs["seconds"] = time.perf_counter() - t0
+        return {k: logs[k] for k in self.metric_names}
+
+    def _validate(self) -> tuple[float, float]:
+        if isinstance(self.validation, tuple):
+            return self.model.evaluate(*self.validation)
+        total = correct = n = 0.0
+        for xb, yb in self.validation.batches(None):
+            logits = self.model.forward(xb)
+            total += float(self.model.loss(logits, yb)[0]) * len(yb)
+            correct += float(np.sum(self.model.loss.labels(logits) == yb))
+            n += len(yb)
+        return total / n, correct / n
+
+
+class _HistoryHook(Callback):
+    """The old ``fit(on_epoch_end=fn)``: ``fn(epoch, history)`` after each epoch."""
+
+    def __init__(self, fn) -> None:
+        self.fn = fn
+
+    def on_epoch_end(self, epoch, logs):
+        self.fn(epoch, self.trainer.history)
+
+
+def fit(model, x, y=None, *, optimizer, epochs=1, batch_size=32, validation_data=None,
+        validation_split=0.0, seed=0, progress: bool | None = None, schedule=None,
+        shuffle=True, callbacks: Iterable[Callback] | None = None, initial_epoch=0,
+        steps_per_epoch=None, on_epoch_end=None, transform: Transform | None = None,
+        resume=None) -> dict:
+    """:class:`Trainer` with the conveniences of :meth:`Sequential.fit`: ``progress`` (None:
+    a bar when stderr is a terminal; True: always; False: never), a ``schedule`` function of
+    progress, and an ``on_epoch_end(epoch, history)`` function."""
+    callbacks = list(callbacks or [])
+    if schedule is not None:
+        callbacks.append(schedule if isinstance(schedule, Callback)
+                         else ProgressSchedule(schedule))
+    if on_epoch_end is not None:
+        callbacks.append(_HistoryHook(on_epoch_end))
+    if progress is not False and not any(isinstance(cb, ProgressBar) for cb in callbacks):
+        callbacks.insert(0, ProgressBar(force=bool(progress)))
+    trainer = Trainer(model, x, y, optimizer=optimizer, epochs=epochs, batch_size=batch_size,
+                      validation_data=validation_data, validation_split=validation_split,
+                      seed=seed, shuffle=shuffle, callbacks=callbacks,
+                      initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+                      transform=transform, resume=resume)
+    return trainer.run()
