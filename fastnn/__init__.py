@@ -6,7 +6,7 @@
     model.fit(x, y, optimizer=fn.Adam(1e-3), epochs=2)
 """
 
-from . import augment, compat, datasets, init, losses, metrics, models, optim
+from . import augment, compat, datasets, export, init, losses, metrics, models, optim
 from .augment import Augment
 from .backend import get_backend, set_backend, use_backend
 from .gradcheck import gradcheck, numeric_gradient
@@ -38,5 +38,5 @@ __all__ = [
     "MulticlassHinge", "ReLU", "Sequential", "ShapeError", "Sigmoid", "SoftmaxCrossEntropy",
     "Tanh", "compat", "cosine", "datasets", "get_backend", "gradcheck", "init", "load",
     "losses", "metrics", "models", "numeric_gradient", "optim", "set_backend", "use_backend",
-    "Augment", "augment",
+    "Augment", "augment", "export",
 ]

@@ -280,6 +280,35 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import to_onnx
+
+    out = Path(args.output)
+    if out.resolve() == Path(args.model).resolve():
+        raise ValueError(f"{out}: the ONNX file would replace the model it is exported from")
+    if out.exists() and not args.force:
+        raise ValueError(f"{out} exists; give --force to replace it")
+    model = load(args.model)
+    shape = None
+    if args.input_shape:
+        try:
+            shape = tuple(int(d) for d in args.input_shape.split(","))
+        except ValueError:
+            raise ValueError(f"--input-shape {args.input_shape!r}: give integers, e.g. 1,28,28"
+                             ) from None
+    path = to_onnx(model, out, shape, args.probabilities, args.opset, args.dtype)
+    outputs = "logits and probabilities" if args.probabilities else "logits"
+    print(f"wrote {path} ({path.stat().st_size:,} bytes, opset {args.opset}): input (N, "
+          f"{', '.join(map(str, shape or _input_shape(model)))}) -> {outputs}")
+    return 0
+
+
+def _input_shape(model: Sequential) -> tuple:
+    from .export import input_shape_of
+
+    return input_shape_of(model)
+
+
 def process_seconds() -> float:
     """Seconds since this process started (Linux), else since fastnn.cli was imported."""
     try:
@@ -389,6 +418,22 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("model")
     predict.add_argument("image")
     predict.set_defaults(func=cmd_predict)
+
+    export = sub.add_parser(
+        "export", help="write a saved model as ONNX (needs pip install 'fastnn[onnx]')",
+        description="The ONNX graph takes 'input' (N, ...) with any batch size and gives "
+        "'logits' (N, K); with --probabilities also 'probabilities', as fastnn predict.")
+    export.add_argument("model", help="the .npz file")
+    export.add_argument("output", help="the .onnx file to write")
+    export.add_argument("--probabilities", action="store_true",
+                        help="also output the class probabilities (softmax or sigmoid)")
+    export.add_argument("--input-shape", metavar="C,H,W", help="per-sample input shape "
+                        "(default: the image size saved with the model, or its first layer)")
+    export.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    export.add_argument("--dtype", choices=["float32", "float64"], help="default: the model's "
+                        "(onnxruntime runs float64 dense layers, but no float64 convolutions)")
+    export.add_argument("--force", action="store_true", help="replace an existing output file")
+    export.set_defaults(func=cmd_export)
 
     bench = sub.add_parser("bench", help="benchmark kernels, training and inference")
     bench.add_argument("--quick", action="store_true", help="a rougher run in under a minute")
