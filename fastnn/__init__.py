@@ -10,7 +10,8 @@
 from . import _numba_cache  # noqa: F401
 
 # isort: split
-from . import callbacks, compat, datasets, init, losses, metrics, models, optim
+from . import augment, callbacks, compat, datasets, export, init, losses, metrics, models, optim
+from .augment import Augment
 from .backend import get_backend, set_backend, use_backend
 from .gradcheck import gradcheck, numeric_gradient
 from .layers import (
@@ -45,4 +46,5 @@ __all__ = [
     "MulticlassHinge", "ReLU", "Sequential", "ShapeError", "Sigmoid", "SoftmaxCrossEntropy",
     "Tanh", "compat", "cosine", "datasets", "get_backend", "gradcheck", "init", "load",
     "losses", "metrics", "models", "numeric_gradient", "optim", "set_backend", "use_backend",
+    "Augment", "augment", "export",
 ]

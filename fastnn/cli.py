@@ -4,8 +4,9 @@ r"""The ``fastnn`` command line.
     fastnn train folder DIR --model mlp --hidden 20,7,5 --size 128 --mode rgb [--plots DIR]
     fastnn train folder DIR --label-pattern '_(\d+)\.jpg$' --class-names 零,一,二,...
     fastnn train mat FILE.mat --keys X,y,Xtest,ytest --shape 64,64 --order F
-    fastnn evaluate MODEL | fastnn report MODEL | fastnn predict MODEL IMAGE
-    fastnn bench [--quick] | fastnn compat-measure PARAMS.pkl
+    fastnn evaluate MODEL [--json FILE --plots DIR]   (fastnn report is the same)
+    fastnn predict MODEL IMAGE_OR_FOLDER... [--top-k K] | fastnn export MODEL OUT.onnx
+    fastnn bench [--quick] [--plot] | fastnn compat-measure PARAMS.pkl | fastnn --version
 """
 
 from __future__ import annotations
@@ -254,7 +255,8 @@ def cmd_train(args: argparse.Namespace) -> int:
           f"{time.perf_counter() - load_start:.1f}s); backend {args.backend}")
     print(model.summary(x_train.shape[1:]))
     print(f"{args.optimizer} lr {lr:g}, {args.schedule} schedule, batch {batch_size}, "
-          f"{args.epochs} epochs, loss {model.loss.name} (l2 {model.loss.l2:g}), seed {args.seed}"
+          f"{_count(args.epochs, 'epoch')}, loss {model.loss.name} (l2 {model.loss.l2:g}), "
+          f"seed {args.seed}"
           + (f"; resuming after epoch {ckpt.epoch} from {args.resume}" if ckpt else ""))
 
     every = max(1, args.epochs // 20)
@@ -316,11 +318,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.plots:
         from . import plots
 
-        title = f"{args.dataset} {args.model}"
-        for p in (plots.training_curves(history, Path(args.plots) / "curves.png", title),
-                  plots.recall_bars(recall, names, Path(args.plots) / "recall.png"),
+        data = _data_label(info)
+        for p in (plots.training_curves(history, Path(args.plots) / "curves.png",
+                                        f"{args.model} training", data),
+                  plots.recall_bars(recall, names, Path(args.plots) / "recall.png",
+                                    dataset=data),
                   plots.confusion_matrix(np.array(result["confusion_matrix"]), names,
-                                         Path(args.plots) / "confusion.png")):
+                                         Path(args.plots) / "confusion.png", dataset=data)):
             print(f"wrote {p}")
     print(f"run written to {out}")
     return 0
@@ -351,57 +355,166 @@ def _test_split(model: Sequential, data_dir: str | None):
     return test
 
 
+def _count(n: int, word: str) -> str:
+    """ "1 epoch", "2 epochs"."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def _data_label(info: dict) -> str:
+    """The data set's name for titles: MNIST, or the folder or file it came from."""
+    if info.get("kind", "mnist") == "mnist":
+        return "MNIST"
+    return Path(info.get("root", "")).name or info.get("kind", "data")
+
+
+def _new_file(path: str) -> Path:
+    """An output path that holds nothing yet: results are never silently replaced."""
+    out = Path(path)
+    if out.exists():
+        raise ValueError(f"{out} exists; give another name or remove it first")
+    return out
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    json_out = _new_file(args.json) if args.json else None
     model = load(args.model)
     x_test, y_test = _test_split(model, args.data)
     loss, acc = model.evaluate(x_test, y_test)
     names = model.class_names or [str(i) for i in range(int(y_test.max()) + 1)]
     result = metrics.classification_report(y_test, model.predict_labels(x_test), names)
-    print(f"{args.model}: test loss {loss:.4f}, test accuracy {acc:.2%}")
-    print("per-class recall: " + "  ".join(f"{c['name']}: {c['recall']:.1%}"
-                                            for c in result["classes"]))
-    return 0
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    model = load(args.model)
-    x_test, y_test = _test_split(model, args.data)
-    names = model.class_names or [str(i) for i in range(int(y_test.max()) + 1)]
-    result = metrics.classification_report(y_test, model.predict_labels(x_test), names)
-    print(f"{args.model} on {len(y_test):,} test images")
+    data = _data_label(model.metadata.get("data", {"kind": "mnist"}))
+    print(f"{args.model} on {_count(len(y_test), 'test image')} of {data}: test loss "
+          f"{loss:.4f}, test accuracy {acc:.2%}\n")
     print(metrics.format_report(result))
+    if json_out:
+        atomic_write_text(json_out, json.dumps(
+            {"model": str(args.model), "data": data, "loss": loss} | result, indent=2))
+        print(f"\nwrote {json_out}")
+    if args.plots:
+        from . import plots
+
+        recall = [c["recall"] for c in result["classes"]]
+        for p in (plots.recall_bars(recall, names, Path(args.plots) / "recall.png",
+                                    dataset=data),
+                  plots.confusion_matrix(np.array(result["confusion_matrix"]), names,
+                                         Path(args.plots) / "confusion.png", dataset=data)):
+            print(f"wrote {p}")
     return 0
+
+
+PREDICT_SUFFIXES = datasets.IMAGE_SUFFIXES | {".npy"}
 
 
 def read_image(path: Path, shape: tuple[int, int], mode: str = "gray") -> np.ndarray:
-    """A .npy array or an image file (Pillow) as float32 (1, C, H, W) in [0, 1]."""
+    """A .npy array or an image file (Pillow) as float32 (M, C, H, W) in [0, 1]: one image, or
+    the M images of a (M, C, H, W) array. Errors name the file."""
     if path.suffix == ".npy":
-        a = np.load(path, allow_pickle=False).astype(np.float32)
+        try:
+            a = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{path}: not a readable .npy array ({e})") from None
+        if a.dtype.kind not in "fiu" or a.ndim not in (2, 3, 4) or a.size == 0:
+            raise ValueError(f"{path}: expected an image array (H, W), (C, H, W) or "
+                             f"(M, C, H, W) of numbers, got {a.dtype} {a.shape}")
+        a = a.astype(np.float32)
         if a.max() > 1:
             a = a / 255
-        if a.ndim == 2:
-            a = a[None]
         if a.shape[-2:] != shape:
-            raise SystemExit(f"{path}: array is {a.shape[-2]}x{a.shape[-1]}, the model takes "
+            raise ValueError(f"{path}: array is {a.shape[-2]}x{a.shape[-1]}, the model takes "
                              f"{shape[0]}x{shape[1]}")
-        return a.reshape(1, -1, *shape)
+        return a.reshape(-1, 1 if a.ndim == 2 else a.shape[-3], *shape)
     try:
         return datasets.read_image(path, shape, mode)[None]
-    except ImportError as e:
-        raise SystemExit(str(e)) from None
     except OSError as e:
-        raise SystemExit(f"{path}: not a readable image ({e})") from None
+        raise ValueError(f"{path}: not a readable image ({e})") from None
+
+
+def _image_paths(items: list[str]) -> list[Path]:
+    """Files as given; folders become their images and .npy files, sorted, recursively."""
+    paths = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(q for q in p.rglob("*") if q.is_file() and not q.name.startswith(".")
+                           and q.suffix.lower() in PREDICT_SUFFIXES)
+            if not found:
+                raise ValueError(f"{p}: no images or .npy files in this folder")
+            paths += found
+        elif p.is_file():
+            paths.append(p)
+        else:
+            raise FileNotFoundError(f"{p}: no such file or folder")
+    return paths
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    if args.top_k < 1:
+        raise ValueError(f"--top-k must be at least 1, got {args.top_k}")
+    paths = _image_paths(args.images)
     model = load(args.model)
     spec = model.metadata.get("data", {}).get("input", {"size": [28, 28], "mode": "gray"})
-    x = read_image(Path(args.image), tuple(spec["size"]), spec["mode"])
-    probs = model.predict(x)[0]
-    k = int(np.argmax(probs))
-    names = model.class_names or [str(i) for i in range(len(probs))]
-    print(f"{names[k]}: {probs[k]:.1%}")
+    shape, mode = tuple(spec["size"]), spec["mode"]
+    failed = 0
+    chunk: list[tuple[str, np.ndarray]] = []
+    width = min(max(len(str(p)) for p in paths), 60)
+    many = len(paths) > 1
+
+    def flush() -> None:
+        probs = model.predict(np.concatenate([x for _, x in chunk]))
+        names = model.class_names or [str(i) for i in range(probs.shape[1])]
+        k = min(args.top_k, probs.shape[1])
+        for (label, _), p in zip(chunk, probs):
+            best = np.argsort(-p, kind="stable")[:k]
+            text = ", ".join(f"{names[i]}: {p[i]:.1%}" for i in best)
+            print(f"{label:<{width}}  {text}" if many else text)
+        chunk.clear()
+
+    for path in paths:
+        try:
+            x = read_image(path, shape, mode)
+            model.check_shape(x.shape[1:])
+        except ValueError as e:  # the others still get their prediction
+            print(f"fastnn: error: {path}: {e}" if str(path) not in str(e)
+                  else f"fastnn: error: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        many = many or len(x) > 1
+        for i, xi in enumerate(x):
+            chunk.append((f"{path}[{i}]" if len(x) > 1 else str(path), xi[None]))
+        if len(chunk) >= 256:
+            flush()
+    if chunk:
+        flush()
+    return 1 if failed else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import to_onnx
+
+    out = Path(args.output)
+    if out.resolve() == Path(args.model).resolve():
+        raise ValueError(f"{out}: the ONNX file would replace the model it is exported from")
+    if out.exists() and not args.force:
+        raise ValueError(f"{out} exists; give --force to replace it")
+    model = load(args.model)
+    shape = None
+    if args.input_shape:
+        try:
+            shape = tuple(int(d) for d in args.input_shape.split(","))
+        except ValueError:
+            raise ValueError(f"--input-shape {args.input_shape!r}: give integers, e.g. 1,28,28"
+                             ) from None
+    path = to_onnx(model, out, shape, args.probabilities, args.opset, args.dtype)
+    outputs = "logits and probabilities" if args.probabilities else "logits"
+    print(f"wrote {path} ({path.stat().st_size:,} bytes, opset {args.opset}): input (N, "
+          f"{', '.join(map(str, shape or _input_shape(model)))}) -> {outputs}")
     return 0
+
+
+def _input_shape(model: Sequential) -> tuple:
+    from .export import input_shape_of
+
+    return input_shape_of(model)
 
 
 def process_seconds() -> float:
@@ -432,11 +545,41 @@ def cmd_compat_measure(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_json_path(requested: str | None) -> Path:
+    """--json as given (never replacing a file), else a new runs/bench/fastnn-bench-<time>.json
+    under the working directory: the bench never rewrites a file in the repository."""
+    if requested:
+        return _new_file(requested)
+    stem = Path("runs/bench") / f"fastnn-bench-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, n = stem.with_suffix(".json"), 1
+    while path.exists():
+        n += 1
+        path = stem.parent / f"{stem.name}-{n}.json"
+    return path
+
+
+def bench_ratio_rows(result: dict) -> list[tuple[str, float, float]]:
+    """(case, fastnn seconds, PyTorch seconds) of each zoo network's training step and
+    inference, where PyTorch was timed too."""
+    return [(f"{r['network']} {what}", r[f"{what} fastnn"], r[f"{what} pytorch"])
+            for r in result["zoo"] if "train pytorch" in r for what in ("train", "infer")]
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from . import benchmarks as b
 
     retain_freed_memory()
+    json_path = _bench_json_path(args.json)
+    plot_path = None
+    if args.plot is not None:
+        from . import plots
 
+        plots._pyplot()  # no matplotlib: say so now, not after minutes of benchmarking
+        if not b.torch_available():
+            raise ImportError("bench --plot draws fastnn/PyTorch time ratios and needs PyTorch: "
+                              "pip install torch --index-url "
+                              "https://download.pytorch.org/whl/cpu")
+        plot_path = _new_file(args.plot) if args.plot else json_path.with_suffix(".png")
     if not args.quick:
         print("benchmarking for a few minutes (--quick takes under one)...", file=sys.stderr)
     result = b.run_all(quick=args.quick, networks=args.networks)
@@ -451,8 +594,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
           f"{result['torch'] or '(not installed: its columns are empty)'}; ratios are fastnn's "
           "time over PyTorch's, lower is better:\n")
     print(b.format_table(result["zoo"], zoo.ZOO_COLUMNS))
-    atomic_write_text(args.json, json.dumps(result, indent=2))
-    print(f"\nwrote {args.json}")
+    atomic_write_text(json_path, json.dumps(result, indent=2))
+    print(f"\nwrote {json_path}")
+    if plot_path is not None:
+        plots.bench_ratios(bench_ratio_rows(result), plot_path,
+                           f"fastnn time / PyTorch time, {result['threads']} threads "
+                           f"(lower is better)")
+        print(f"wrote {plot_path}")
     return 0
 
 
@@ -522,6 +670,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="fastnn", description="fastnn: neural nets in Numba")
+    parser.add_argument("--version", action="version", version=_versions())
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train a model on MNIST or on a folder of images",
@@ -589,27 +738,53 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=cmd_train)
 
-    evaluate = sub.add_parser("evaluate", help="test loss and accuracy of a saved model")
+    evaluate = sub.add_parser(
+        "evaluate", aliases=["report"], help="a saved model on its test split: loss, "
+        "accuracy, precision, recall and F1 per class",
+        description="Reloads the test split the model was trained on (from its saved data "
+        "description) and prints loss, accuracy and the per-class table. 'report' is the "
+        "same command.")
     evaluate.add_argument("model")
     evaluate.add_argument("--data", help="the MNIST files or the image folder, if moved")
+    evaluate.add_argument("--json", metavar="FILE", help="also write the numbers and the "
+                          "confusion matrix as JSON (a new file)")
+    evaluate.add_argument("--plots", metavar="DIR", help="write recall.png and confusion.png")
     evaluate.set_defaults(func=cmd_evaluate)
 
-    report = sub.add_parser("report", help="precision, recall and F1 per class of a saved model")
-    report.add_argument("model")
-    report.add_argument("--data", help="the MNIST files or the image folder, if moved")
-    report.set_defaults(func=cmd_report)
-
-    predict = sub.add_parser("predict", help="classify one image (PNG, JPEG... or .npy)")
+    predict = sub.add_parser("predict", help="classify images (PNG, JPEG... or .npy) or the "
+                             "images in folders")
     predict.add_argument("model")
-    predict.add_argument("image")
+    predict.add_argument("images", nargs="+", metavar="IMAGE", help="image files, .npy arrays "
+                         "or folders (their images, recursively)")
+    predict.add_argument("--top-k", type=int, default=1, metavar="K",
+                         help="show the K likeliest classes (default 1)")
     predict.set_defaults(func=cmd_predict)
+
+    export = sub.add_parser(
+        "export", help="write a saved model as ONNX (needs pip install 'fastnn[onnx]')",
+        description="The ONNX graph takes 'input' (N, ...) with any batch size and gives "
+        "'logits' (N, K); with --probabilities also 'probabilities', as fastnn predict.")
+    export.add_argument("model", help="the .npz file")
+    export.add_argument("output", help="the .onnx file to write")
+    export.add_argument("--probabilities", action="store_true",
+                        help="also output the class probabilities (softmax or sigmoid)")
+    export.add_argument("--input-shape", metavar="C,H,W", help="per-sample input shape "
+                        "(default: the image size saved with the model, or its first layer)")
+    export.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    export.add_argument("--dtype", choices=["float32", "float64"], help="default: the model's "
+                        "(onnxruntime runs float64 dense layers, but no float64 convolutions)")
+    export.add_argument("--force", action="store_true", help="replace an existing output file")
+    export.set_defaults(func=cmd_export)
 
     bench = sub.add_parser("bench", help="benchmark the kernels and the model zoo (training "
                            "steps, inference) against PyTorch")
     bench.add_argument("--quick", action="store_true", help="a rougher run in under a minute")
     bench.add_argument("--networks", nargs="+", choices=[net.name for net in zoo.ZOO],
                        help="only these networks of the zoo (default: all)")
-    bench.add_argument("--json", default="fastnn-bench.json", help="where to write the results")
+    bench.add_argument("--json", metavar="FILE", help="where to write the results (a new file; "
+                       "default runs/bench/fastnn-bench-DATE-TIME.json)")
+    bench.add_argument("--plot", nargs="?", const="", metavar="PNG", help="also draw the "
+                       "fastnn/PyTorch time ratios (default: the JSON's name, .png)")
     bench.set_defaults(func=cmd_bench)
 
     measure = sub.add_parser(
@@ -622,6 +797,17 @@ def build_parser() -> argparse.ArgumentParser:
                          "if FASTNN_DATA is set, else the working directory)")
     measure.set_defaults(func=cmd_compat_measure)
     return parser
+
+
+def _versions() -> str:
+    import platform
+
+    import numba
+
+    from . import __version__
+
+    return (f"fastnn {__version__} (numpy {np.__version__}, numba {numba.__version__}, "
+            f"python {platform.python_version()})")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,6 +35,8 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray,
 
 
 def format_report(report: dict) -> str:
+    """The per-class table, then accuracy (in the f1 column, over all images) and the macro
+    averages, every number under its header."""
     width = max(12, *(len(c["name"]) for c in report["classes"]))
     lines = [f"{'class':<{width}}  precision  recall     f1  support"]
     for c in report["classes"]:
@@ -42,7 +44,8 @@ def format_report(report: dict) -> str:
                      f"{c['f1']:5.3f}  {c['support']:7d}")
     total = sum(c["support"] for c in report["classes"])
     m = report["macro"]
+    lines.append("")
+    lines.append(f"{'accuracy':<{width}}  {'':9}  {'':6}  {report['accuracy']:5.3f}  {total:7d}")
     lines.append(f"{'macro avg':<{width}}  {m['precision']:9.3f}  {m['recall']:6.3f}  "
                  f"{m['f1']:5.3f}  {total:7d}")
-    lines.append(f"{'accuracy':<{width}}  {report['accuracy']:.3f}")
     return "\n".join(lines)

@@ -25,7 +25,8 @@ def _pyplot():
     return plt
 
 
-def training_curves(history: dict, path: str | Path, title: str = "training") -> Path:
+def training_curves(history: dict, path: str | Path, title: str = "training",
+                    dataset: str | None = None) -> Path:
     """Loss and accuracy per epoch, train and validation, side by side."""
     plt = _pyplot()
     epochs = np.arange(1, len(history["loss"]) + 1)
@@ -43,49 +44,139 @@ def training_curves(history: dict, path: str | Path, title: str = "training") ->
     if len(epochs) < 15:
         for ax in (ax_loss, ax_acc):
             ax.set_xticks(epochs)
-    fig.suptitle(title)
+    fig.suptitle(_titled(title, dataset))
     fig.tight_layout()
     return _save(fig, path)
 
 
+def _titled(title: str, dataset: str | None) -> str:
+    return f"{dataset}: {title}" if dataset else title
+
+
+def recall_axis(recall: list[float]) -> tuple[float, float]:
+    """The recall plot's axis in percent: the data's range and a margin (15% of the range, at
+    least half a point), within 0 to 100."""
+    values = np.asarray(recall, dtype=np.float64) * 100
+    if not len(values):
+        return 0.0, 100.0
+    lo, hi = float(values.min()), float(values.max())
+    pad = max((hi - lo) * 0.15, 0.5)
+    return max(0.0, lo - pad), min(100.0, hi + pad)
+
+
 def recall_bars(recall: list[float], class_names: list[str], path: str | Path,
-                title: str = "recall per class (test set)") -> Path:
+                title: str = "recall per class (test set)", dataset: str | None = None) -> Path:
+    """Recall of each class as dots with their values, on an axis zoomed to the data (98.4%
+    and 99.8% do not look alike), with the mean recall as a dashed line."""
     plt = _pyplot()
     with _fonts_for(class_names):
+        values = np.asarray(recall, dtype=np.float64) * 100
         fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(class_names) + 2), 4))
-        bars = ax.bar(range(len(recall)), np.asarray(recall) * 100, color="tab:blue")
-        ax.bar_label(bars, fmt="%.1f", fontsize=8)
+        x = np.arange(len(values))
+        bottom, top = recall_axis(recall)
+        ax.vlines(x, bottom, values, color="tab:blue", alpha=0.35, linewidth=6)
+        ax.plot(x, values, "o", color="tab:blue", markersize=7)
+        for xi, v in zip(x, values):
+            ax.annotate(f"{v:.1f}", (xi, v), textcoords="offset points", xytext=(0, 6),
+                        ha="center", fontsize=8)
+        if len(values):
+            mean = float(values.mean())
+            ax.axhline(mean, color="tab:gray", linestyle="--", linewidth=1)
+            ax.annotate(f"mean {mean:.1f}%", (1, mean), xycoords=("axes fraction", "data"),
+                        xytext=(-4, 3), textcoords="offset points", ha="right", fontsize=8,
+                        color="tab:gray")
         _class_ticks(ax.set_xticks, class_names)
-        ax.set_ylim(0, 105)
+        ax.set_xlim(-0.6, len(values) - 0.4)
+        ax.set_ylim(bottom, top + (top - bottom) * 0.12)  # room for the labels
         ax.set_xlabel("class")
-        ax.set_ylabel("recall (%)")
-        ax.set_title(title)
+        ax.set_ylabel("recall (%)" + (f", axis from {bottom:.1f}" if bottom > 0 else ""))
+        ax.grid(axis="y", alpha=0.3)
+        ax.set_title(_titled(title, dataset))
         fig.tight_layout()
         return _save(fig, path)
 
 
 def confusion_matrix(cm: np.ndarray, class_names: list[str], path: str | Path,
-                     title: str = "confusion matrix (test set)") -> Path:
+                     title: str = "confusion matrix (test set)",
+                     dataset: str | None = None) -> Path:
+    """Counts of (true, predicted) classes. The errors get the colours (white for none, deep
+    red for the most) with a colour bar as tall as the matrix; the correct counts on the
+    diagonal are grey, so they no longer wash the errors out."""
     plt = _pyplot()
+    from matplotlib.colors import ListedColormap
+    from mpl_toolkits.axes_grid1 import make_axes_locatable
+
     with _fonts_for(class_names):
         cm = np.asarray(cm)
         k = len(class_names)
+        diagonal = np.eye(k, dtype=bool)
+        errors = np.ma.masked_where(diagonal, cm)
+        most = max(int(errors.max()) if errors.count() else 0, 1)
         fig, ax = plt.subplots(figsize=(max(5, 0.55 * k + 2.5), max(4.5, 0.55 * k + 2)))
-        im = ax.imshow(cm, cmap="Blues")
-        fig.colorbar(im, ax=ax, label="images")
+        ax.imshow(np.ma.masked_where(~diagonal, cm), cmap=ListedColormap(["#d9d9d9"]))
+        im = ax.imshow(errors, cmap="Reds", vmin=0, vmax=most)
+        cax = make_axes_locatable(ax).append_axes("right", size="4%", pad=0.1)
+        fig.colorbar(im, cax=cax, label="misclassified images")
         _class_ticks(ax.set_xticks, class_names)
         ax.set_yticks(range(k), class_names)
         ax.set_xlabel("predicted class")
         ax.set_ylabel("true class")
         if k <= 20:
-            threshold = cm.max() / 2
             for i in range(k):
                 for j in range(k):
+                    if i == j:
+                        color, weight = "black", "bold"
+                    else:
+                        color, weight = ("white" if cm[i, j] > most / 2 else "black"), "normal"
                     ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8,
-                            color="white" if cm[i, j] > threshold else "black")
-        ax.set_title(title)
+                            color=color, fontweight=weight)
+        ax.set_title(_titled(title, dataset))
         fig.tight_layout()
         return _save(fig, path)
+
+
+def bench_ratios(rows: list[tuple[str, float, float]], path: str | Path,
+                 title: str = "fastnn time / PyTorch time (lower is better)") -> Path:
+    """One bar per case of (name, fastnn seconds, PyTorch seconds): the ratio of the times,
+    below 1 where fastnn is faster (green) and above where it is slower (red), each labelled
+    with the ratio and both times."""
+    rows = list(rows)
+    if not rows:
+        raise ValueError("bench_ratios needs at least one (name, fastnn seconds, pytorch "
+                         "seconds) row")
+    for row in rows:
+        ok = len(row) == 3 and all(isinstance(t, (int, float)) and not isinstance(t, bool)
+                                   and np.isfinite(t) and t > 0 for t in row[1:])
+        if not ok:
+            raise ValueError(f"bench_ratios rows are (name, fastnn seconds, pytorch seconds) "
+                             f"with times > 0, got {row!r}")
+    plt = _pyplot()
+    names = [str(r[0]) for r in rows]
+    ratios = np.array([r[1] / r[2] for r in rows])
+    with _fonts_for(names):
+        fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.6))
+        y = np.arange(len(rows))[::-1]
+        colors = ["tab:green" if r <= 1 else "tab:red" for r in ratios]
+        ax.barh(y, ratios, color=colors, alpha=0.8, height=0.6)
+        ax.axvline(1, color="black", linewidth=1)
+        right = max(1.0, float(ratios.max())) * 1.7
+        for yi, r, (_, tf, tp) in zip(y, ratios, rows):
+            ax.text(r + right * 0.01, yi, f"{r:.2f}x  ({_seconds(tf)} vs {_seconds(tp)})",
+                    va="center", fontsize=8,
+                    bbox=dict(facecolor="white", edgecolor="none", pad=1, alpha=0.85))
+        ax.set_yticks(y, names)
+        ax.set_xlim(0, right)
+        ax.set_xlabel("fastnn time / PyTorch time  (1 = same speed)")
+        ax.set_title(title)
+        ax.grid(axis="x", alpha=0.3)
+        fig.tight_layout()
+        return _save(fig, path)
+
+
+def _seconds(t: float) -> str:
+    if t >= 1:
+        return f"{t:.2f} s"
+    return f"{t * 1e3:.2f} ms" if t >= 1e-3 else f"{t * 1e6:.1f} us"
 
 
 # Families known to draw CJK, tried first; any other installed font that has the glyphs will do.

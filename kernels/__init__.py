@@ -18,6 +18,7 @@ activations    relu, sigmoid, tanh (forward and backward)
 losses         softmax, softmax_cross_entropy, binary_cross_entropy_with_logits,
                multiclass_hinge
 optim          sgd_update, adam_update and their ``_many`` forms (one call per step)
+augment        affine_warp (bilinear, edge or constant fill), for data augmentation
 =============  ===============================================================================
 
 ``numba.direct`` holds the stride-1 direct convolution the numba ``conv`` module runs on;

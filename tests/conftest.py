@@ -9,12 +9,44 @@ import fastnn as fn
 ROOT = Path(__file__).resolve().parents[1]
 
 
+GET_MNIST = ("download it once with `python -c 'import fastnn; fastnn.datasets.mnist()'` "
+             "(into ~/.cache/fastnn/mnist), or set FASTNN_DATA to the folder that holds mnist/ "
+             "with the four IDX files")
+
+
+def has_mnist(root: Path) -> bool:
+    """root/mnist holds the four MNIST files (gzip or raw)."""
+    try:
+        fn.datasets.locate(fn.datasets.MNIST, root / "mnist", download_ok=False)
+    except (fn.datasets.DataError, OSError):
+        return False
+    return True
+
+
+def find_data_root(env: dict | None = None) -> Path:
+    """Where users keep MNIST: $FASTNN_DATA, else ../shared/data next to the checkout, else the
+    download cache (~/.cache/fastnn, or $XDG_CACHE_HOME/fastnn). FASTNN_DATA set means "the
+    data is here": it is then an error when MNIST is not, never a skip. Otherwise the tests
+    that need MNIST skip, and the message says how to get it."""
+    env = os.environ if env is None else env
+    if env.get("FASTNN_DATA"):
+        root = Path(env["FASTNN_DATA"])
+        if not has_mnist(root):
+            pytest.fail(f"FASTNN_DATA={root}, but {root / 'mnist'} does not hold the four MNIST "
+                        f"files; {GET_MNIST}", pytrace=False)
+        return root
+    tried = [ROOT.parent / "shared" / "data", fn.datasets.cache_dir("mnist").parent]
+    for root in tried:
+        if has_mnist(root):
+            return root
+    places = ", ".join(str(r / "mnist") for r in tried)
+    pytest.skip(f"MNIST not found in {places}: {GET_MNIST}")
+
+
 @pytest.fixture(scope="session")
 def data_root() -> Path:
-    """Where the real MNIST files are: $FASTNN_DATA (set by .ci/run) or ../shared/data."""
-    root = Path(os.environ.get("FASTNN_DATA", ROOT.parent / "shared" / "data"))
-    assert (root / "mnist").is_dir(), f"MNIST files not found under {root}; set FASTNN_DATA"
-    return root
+    """The folder that holds mnist/ (see find_data_root)."""
+    return find_data_root()
 
 
 @pytest.fixture(scope="session")

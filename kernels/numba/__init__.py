@@ -10,6 +10,7 @@ from .activations import (
     tanh_backward,
     tanh_forward,
 )
+from .augment import affine_warp
 from .conv import (
     conv2d_backward,
     conv2d_forward,
@@ -38,7 +39,7 @@ from .pool import (
 )
 
 __all__ = [
-    "adam_update", "adam_update_many", "avgpool2d_backward", "avgpool2d_forward",
+    "adam_update", "adam_update_many", "affine_warp", "avgpool2d_backward", "avgpool2d_forward",
     "batchnorm_backward", "batchnorm_forward", "batchnorm_stats",
     "binary_cross_entropy_with_logits", "col2im", "conv2d_backward", "conv2d_forward",
     "conv2d_relu_batchnorm_backward", "conv2d_relu_batchnorm_forward",

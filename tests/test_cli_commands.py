@@ -1,0 +1,196 @@
+"""The command line around a saved model: --version, evaluate (= report), predict on many
+images, bench's files and chart; the plots they draw."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from test_classics import write_folder
+
+import fastnn as fn
+from fastnn import metrics, plots
+from fastnn.cli import main
+
+
+@pytest.fixture(scope="module")
+def pets(tmp_path_factory):
+    """A trained two-class folder model: (model path, image folder)."""
+    tmp = tmp_path_factory.mktemp("pets")
+    root = write_folder(tmp / "pets", ["cat", "dog"], 15, (16, 16), "rgb") or tmp / "pets"
+    out = tmp / "run"
+    assert main(["train", "folder", str(root), "--hidden", "8", "--size", "16", "--epochs", "1",
+                 "--out", str(out), "--quiet"]) == 0
+    return out / "folder_mlp.npz", root
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"fastnn {fn.__version__} (numpy {np.__version__}, numba ")
+
+
+def test_one_epoch_is_singular(pets, tmp_path, capsys):
+    _, root = pets
+    main(["train", "folder", str(root), "--hidden", "4", "--size", "8", "--epochs", "1",
+          "--out", str(tmp_path), "--quiet"])
+    out = capsys.readouterr().out
+    assert "1 epoch, loss" in out and "1 epochs" not in out
+
+
+def test_evaluate_and_report_are_one_command(pets, tmp_path, capsys):
+    model, _ = pets
+    assert main(["evaluate", str(model)]) == 0
+    evaluated = capsys.readouterr().out
+    assert main(["report", str(model)]) == 0
+    assert capsys.readouterr().out == evaluated
+    head, table = evaluated.split("\n\n", 1)
+    assert "on 6 test images of pets: test loss" in head and "test accuracy" in head
+    lines = table.splitlines()
+    f1_end = lines[0].index("f1") + 2
+    accuracy = next(line for line in lines if line.startswith("accuracy"))
+    macro = next(line for line in lines if line.startswith("macro avg"))
+    # the accuracy sits under f1 and its count under support, as in every other row
+    assert accuracy[:f1_end].rstrip()[-5:] == accuracy[f1_end - 5 : f1_end]
+    assert len(accuracy) == len(macro) == len(lines[1])
+    assert accuracy.split()[-1] == macro.split()[-1] == "6"
+
+
+def test_evaluate_writes_json_and_plots_but_never_over_a_file(pets, tmp_path, capsys):
+    model, _ = pets
+    out, pics = tmp_path / "eval.json", tmp_path / "plots"
+    assert main(["evaluate", str(model), "--json", str(out), "--plots", str(pics)]) == 0
+    result = json.loads(out.read_text())
+    assert result["data"] == "pets" and {"loss", "accuracy", "classes", "macro",
+                                         "confusion_matrix"} <= set(result)
+    assert [c["name"] for c in result["classes"]] == ["cat", "dog"]
+    for name in ("recall.png", "confusion.png"):
+        with Image.open(pics / name) as im:
+            assert im.format == "PNG"
+    out.write_text("mine")
+    assert main(["evaluate", str(model), "--json", str(out)]) == 1
+    assert "exists; give another name" in capsys.readouterr().err
+    assert out.read_text() == "mine"
+
+
+def test_predict_many_images_folders_and_top_k(pets, tmp_path, capsys):
+    model, root = pets
+    assert main(["predict", str(model), str(root / "dog" / "0.png")]) == 0
+    name, prob = capsys.readouterr().out.strip().split(": ")  # one image: "dog: 93.1%"
+    assert name in ("cat", "dog") and prob.endswith("%")
+    assert main(["predict", str(model), str(root / "cat"), str(root / "dog" / "1.png"),
+                 "--top-k", "2"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 16
+    assert lines[0].startswith(str(root / "cat" / "0.png")) and lines[1].startswith(
+        str(root / "cat" / "1.png"))  # sorted
+    assert lines[-1].startswith(str(root / "dog" / "1.png"))
+    for line in lines:
+        pairs = line.split(None, 1)[1].split(", ")
+        assert len(pairs) == 2 and {p.split(": ")[0] for p in pairs} == {"cat", "dog"}
+        p1, p2 = (float(p.split(": ")[1][:-1]) for p in pairs)
+        assert p1 >= p2 and abs(p1 + p2 - 100) < 0.2
+    assert main(["predict", str(model), str(root / "cat" / "0.png"), "--top-k", "0"]) == 1
+    assert "--top-k must be at least 1" in capsys.readouterr().err
+
+
+def test_predict_goes_on_past_a_bad_file_and_reads_npy_batches(pets, tmp_path, capsys):
+    model, root = pets
+    bad = tmp_path / "notes.png"
+    bad.write_text("not an image")
+    batch = tmp_path / "three.npy"
+    np.save(batch, np.random.default_rng(0).random((3, 3, 16, 16)).astype(np.float32))
+    wrong = tmp_path / "wrong.npy"
+    np.save(wrong, np.zeros((5, 5)))
+    assert main(["predict", str(model), str(bad), str(batch), str(wrong),
+                 str(root / "cat" / "2.png")]) == 1
+    captured = capsys.readouterr()
+    assert f"{bad}: not a readable image" in captured.err
+    assert f"{wrong}: array is 5x5, the model takes 16x16" in captured.err
+    lines = captured.out.strip().splitlines()
+    assert [line.split()[0] for line in lines] == [f"{batch}[0]", f"{batch}[1]", f"{batch}[2]",
+                                                   str(root / "cat" / "2.png")]
+    assert main(["predict", str(model), str(tmp_path / "missing")]) == 1
+    assert "missing: no such file or folder" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["predict", str(model), str(tmp_path / "empty")]) == 1
+    assert "no images or .npy files in this folder" in capsys.readouterr().err
+
+
+FAKE_BENCH = {  # what benchmarks.run_all returns, for the wiring of bench's files and chart
+    "date": "2026-11-23 12:00", "processor": "test CPU", "threads": 2, "numpy": "2",
+    "numba": "0", "kernels": [], "torch": "2.13.0", "matmul_peak_gflops": 200.0,
+    "zoo": [{"network": "mnist-cnn", "train fastnn": 1.9e-3, "train pytorch": 3.5e-3,
+             "infer fastnn": 0.024, "infer pytorch": 0.033, "GFLOP/step": 0.1},
+            {"network": "simple-vgg", "train fastnn": 0.3, "infer fastnn": 0.1,
+             "GFLOP/step": 30.0}],
+}
+
+
+@pytest.fixture
+def fake_bench(monkeypatch, tmp_path):
+    from fastnn import benchmarks
+
+    calls = []
+    monkeypatch.setattr(benchmarks, "run_all",
+                        lambda quick, networks: calls.append(quick) or FAKE_BENCH)
+    monkeypatch.setattr(benchmarks, "torch_available", lambda: True)
+    monkeypatch.chdir(tmp_path)
+    return calls
+
+
+def test_bench_writes_new_files_in_the_working_directory(fake_bench, tmp_path, capsys):
+    assert main(["bench", "--quick"]) == 0
+    assert main(["bench", "--quick"]) == 0
+    files = sorted((tmp_path / "runs" / "bench").glob("fastnn-bench-*.json"))
+    assert len(files) == 2  # a second run in the same second gets its own file
+    assert json.loads(files[0].read_text())["processor"] == "test CPU"
+    mine = tmp_path / "mine.json"
+    mine.write_text("{}")
+    assert main(["bench", "--json", str(mine)]) == 1
+    assert mine.read_text() == "{}" and len(fake_bench) == 2  # refused before benchmarking
+
+
+def test_bench_plot_draws_the_ratios(fake_bench, tmp_path, capsys):
+    assert main(["bench", "--quick", "--plot"]) == 0
+    png = next((tmp_path / "runs" / "bench").glob("*.png"))
+    with Image.open(png) as im:
+        assert im.format == "PNG" and im.size[1] > 100
+    assert main(["bench", "--quick", "--plot", str(tmp_path / "ratios.png")]) == 0
+    assert (tmp_path / "ratios.png").is_file()
+
+
+def test_bench_plot_without_pytorch_says_so_before_benchmarking(fake_bench, monkeypatch,
+                                                                 capsys):
+    from fastnn import benchmarks
+
+    monkeypatch.setattr(benchmarks, "torch_available", lambda: False)
+    assert main(["bench", "--plot"]) == 1
+    assert "download.pytorch.org/whl/cpu" in capsys.readouterr().err and fake_bench == []
+
+
+def test_bench_ratios_rejects_bad_rows(tmp_path):
+    with pytest.raises(ValueError, match="needs at least one"):
+        plots.bench_ratios([], tmp_path / "r.png")
+    with pytest.raises(ValueError, match=r"times > 0, got \('conv', 0.0, 1.0\)"):
+        plots.bench_ratios([("conv", 0.0, 1.0)], tmp_path / "r.png")
+    with pytest.raises(ValueError, match="times > 0"):
+        plots.bench_ratios([("conv", 1.0, None)], tmp_path / "r.png")
+    assert not (tmp_path / "r.png").exists()
+
+
+def test_recall_axis_zooms_to_the_data():
+    assert plots.recall_axis([0.984, 0.998]) == pytest.approx((97.9, 100.0))
+    bottom, top = plots.recall_axis([0.5, 1.0])
+    assert bottom == pytest.approx(42.5) and top == 100
+    assert plots.recall_axis([0.0, 0.01]) == (0.0, pytest.approx(1.5))
+
+
+def test_format_report_columns():
+    report = metrics.classification_report(np.array([0, 1, 2, 2]), np.array([0, 1, 2, 1]),
+                                           ["a", "b", "c"])
+    lines = metrics.format_report(report).splitlines()
+    assert lines[-2].split() == ["accuracy", "0.750", "4"]
+    assert lines[-2].index("0.750") == lines[0].index("f1") - 3
