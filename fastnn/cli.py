@@ -25,6 +25,7 @@ from . import backend, datasets, losses, metrics, zoo
 from . import init as init_mod
 from ._io import atomic_write_text
 from ._malloc import retain_freed_memory
+from .augment import Augment
 from .callbacks import EarlyStopping, HistoryLogger, LambdaCallback, ModelCheckpoint, ProgressBar
 from .datasets_files import stratified_split
 from .model import Sequential
@@ -249,6 +250,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         model = _build_model(args, x_train.shape[1:], names)
     schedule = cosine(warmup=0.02) if args.schedule == "cosine" else None
+    augment = None
+    if args.augment:
+        if x_train.ndim != 4:
+            raise ValueError(f"--augment needs images (N, C, H, W), these are {x_train.shape}; "
+                             f"give --shape for .mat files")
+        augment = Augment()
     batch_size = len(x_train) if args.batch_size == "full" else int(args.batch_size)
     print(f"{args.dataset}: {len(x_train):,} training, {len(x_test):,} test images of "
           f"{x_train.shape[1:]}, {len(names)} classes (loaded in "
@@ -283,7 +290,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         history = model.fit(x_train, y_train, optimizer=optimizer, epochs=args.epochs,
                             batch_size=batch_size, validation_data=(x_test, y_test),
                             seed=args.seed, progress=False, schedule=schedule,
-                            callbacks=callbacks, resume=ckpt)
+                            callbacks=callbacks, resume=ckpt, augment=augment)
     except TrainingInterrupted as stop:
         trained = stop.completed_epochs
         save_checkpoint(out / "checkpoint.npz", model=model, optimizer=optimizer,
@@ -309,6 +316,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "wall_seconds": wall, "first_batch_after_start_seconds": first_batch,
         "history": history, "backend": args.backend, "optimizer": optimizer.config(),
         "schedule": args.schedule, "batch_size": batch_size, "epochs": args.epochs,
+        "augment": augment.config() if augment else None,
         "seed": args.seed, "report": result,
     }
     path = model.save(out / f"{name}.npz", metadata=metadata | {"summary": summary})
@@ -735,6 +743,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--plots", help="write curves.png, recall.png, confusion.png here")
     train.add_argument("--limit", type=_positive_int,
                        help="train on the first N training images only")
+    train.add_argument("--augment", action="store_true", help="images: random rotation 30 "
+                       "degrees, shifts 0.1, shear 0.2, zoom 0.2 and flips per batch "
+                       "(fn.Augment, Keras's ImageDataGenerator settings of the tutorial)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=cmd_train)
 

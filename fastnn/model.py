@@ -170,7 +170,7 @@ class Sequential:
             on_epoch_end: Callable[[int, dict], None] | None = None, *,
             callbacks: Sequence | None = None, validation_split: float = 0.0,
             initial_epoch: int = 0, steps_per_epoch: int | None = None,
-            resume=None) -> dict[str, list]:
+            resume=None, augment=None) -> dict[str, list]:
         """Minibatch training (the loop is :mod:`fastnn.training`). Returns the history:
         per-epoch ``loss``, ``accuracy`` (running means over the epoch's batches),
         ``val_loss``, ``val_accuracy``, ``lr``, ``seconds``, and ``first_batch_seconds``.
@@ -180,8 +180,9 @@ class Sequential:
         ``callbacks`` are :mod:`fastnn.callbacks`; ``schedule`` is one of them or a function
         of progress in [0, 1]. ``progress``: None draws a bar when stderr is a terminal.
         ``resume=fn.load_checkpoint(path)`` carries on a run from its checkpoint (or give
-        ``initial_epoch``; epochs counts the total). ``seed`` fixes shuffling and dropout, so
-        a seeded run is reproducible.
+        ``initial_epoch``; epochs counts the total). ``augment`` (an :class:`fastnn.Augment`)
+        warps each training batch with the epoch's generator. ``seed`` fixes shuffling,
+        dropout and augmentation, so a seeded run is reproducible.
         """
         from . import training
 
@@ -194,7 +195,8 @@ class Sequential:
             validation_data=validation_data, validation_split=validation_split, seed=seed,
             progress=progress, schedule=schedule, shuffle=shuffle, callbacks=callbacks,
             initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
-            on_epoch_end=on_epoch_end, resume=resume)
+            on_epoch_end=on_epoch_end, resume=resume,
+            transform=None if augment is None else lambda xb, yb, rng: (augment(xb, rng), yb))
 
     def _labels(self, y: np.ndarray, x: np.ndarray) -> np.ndarray:
         y = np.asarray(y)
