@@ -16,6 +16,7 @@ import json
 import math
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -228,6 +229,20 @@ def _resume(args: argparse.Namespace, optimizer, x_shape):
     return ckpt
 
 
+def _save_trained(model: Sequential, path: Path, metadata: dict) -> Path:
+    """Saves a trained model; if ``path`` cannot be written any more (a full disk, a folder
+    removed during training), saves it in the temporary folder and says where: trained work
+    is never lost."""
+    try:
+        return model.save(path, metadata=metadata)
+    except OSError as e:
+        rescue = Path(tempfile.mkdtemp(prefix="fastnn-rescue-")) / path.name
+        model.save(rescue, metadata=metadata)
+        print(f"fastnn: could not write {path} ({e}); saved the trained model to {rescue} "
+              f"instead", file=sys.stderr)
+        return rescue
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     retain_freed_memory()  # glibc keeps freed activations: 10-25% faster steps
     backend.set_backend(args.backend)
@@ -296,7 +311,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         save_checkpoint(out / "checkpoint.npz", model=model, optimizer=optimizer,
                         epoch=trained, history=stop.history,
                         callbacks=callbacks, metadata=metadata, interrupted=True)
-        path = model.save(out / f"{name}.npz", metadata=metadata | {"interrupted": True})
+        path = _save_trained(model, out / f"{name}.npz", metadata | {"interrupted": True})
         print(f"\nfastnn: interrupted in epoch {stop.epoch + 1} (after batch {stop.batch}); "
               f"saved the model trained so far to {path} (marked interrupted; "
               f"--resume {out} carries on from epoch {trained + 1})", file=sys.stderr)
@@ -319,7 +334,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "augment": augment.config() if augment else None,
         "seed": args.seed, "report": result,
     }
-    path = model.save(out / f"{name}.npz", metadata=metadata | {"summary": summary})
+    path = _save_trained(model, out / f"{name}.npz", metadata | {"summary": summary})
     atomic_write_text(out / "report.json", json.dumps(summary, indent=2))
     print(f"saved {path} and {out / 'report.json'} (checkpoint.npz resumes the run, "
           f"history.csv has the epochs)")
@@ -828,6 +843,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError, ImportError, ArithmeticError) as e:  # they name the problem
         print(f"fastnn: error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # training handles its own Ctrl-C; this is loading, evaluating...
+        print("fastnn: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -6,8 +6,10 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
+import fastnn as fn
 from fastnn.cli import main
 
 
@@ -64,3 +66,37 @@ def test_compat_measure_looks_in_fastnn_data(tmp_path):
     assert out.returncode != 0
     assert out.stderr.strip().startswith("fastnn: error:")
     assert str(tmp_path / "data" / "mnist") in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_model_that_cannot_be_saved_after_training_goes_to_the_temporary_folder(
+        tmp_path, capsys, monkeypatch):
+    """The run folder vanishes during training: the trained model is saved elsewhere, and
+    the user is told where."""
+    from fastnn import cli
+    from fastnn.model import Sequential
+
+    real_save = Sequential.save
+
+    def fail_in_the_run_folder(self, path, metadata=None):
+        if str(path).startswith(str(tmp_path / "run")):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_save(self, path, metadata)
+
+    monkeypatch.setattr(Sequential, "save", fail_in_the_run_folder)
+    model = fn.Sequential([fn.Dense(2, 2)])
+    model.predict(np.zeros((1, 2), np.float32))
+    path = cli._save_trained(model, tmp_path / "run" / "m.npz", {"k": 1})
+    err = capsys.readouterr().err
+    assert "could not write" in err and str(path) in err and path.is_file()
+    assert fn.load(path).metadata == {"k": 1}
+
+
+def test_ctrl_c_outside_training_is_one_line(monkeypatch, capsys):
+    from fastnn import cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "load", interrupted)  # Ctrl-C while evaluate loads the model
+    assert cli.main(["evaluate", "m.npz"]) == 130
+    assert capsys.readouterr().err == "fastnn: interrupted\n"
