@@ -47,15 +47,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(tmp) / "numba-cache"
         env = {"NUMBA_CACHE_DIR": str(cache)}
-        cold = run(fastnn_cmd(args.data, tmp, "--limit", "32", "--epochs", "1"), env)
-        warm = run(fastnn_cmd(args.data, tmp, "--limit", "32", "--epochs", "1"), env)
-        for name, r in (("cold", cold), ("warm", warm)):
-            report = json.loads((Path(tmp) / "report.json").read_text()) if name == "warm" else None
+        for name in ("cold", "warm"):  # a new run folder each: runs never overwrite
+            r = run(fastnn_cmd(args.data, f"{tmp}/{name}", "--limit", "32", "--epochs", "1"), env)
             line = [ln for ln in r["stdout"].splitlines() if ln.startswith("first batch")][0]
             results[f"{name} start"] = {"wall_seconds": r["wall_seconds"], "first_batch": line}
-        del report
-        fast = run(fastnn_cmd(args.data, tmp, "--epochs", str(args.epochs)), env)
-        fast_report = json.loads((Path(tmp) / "report.json").read_text())
+        fast = run(fastnn_cmd(args.data, f"{tmp}/full", "--epochs", str(args.epochs)), env)
+        fast_report = json.loads((Path(tmp) / "full" / "report.json").read_text())
         results["fastnn"] = {"wall_seconds": fast["wall_seconds"],
                              "peak_rss_mb": fast["peak_rss_mb"],
                              "train_seconds": fast_report["wall_seconds"],
