@@ -33,6 +33,7 @@ from .layers import (
 )
 from .model import Sequential
 from .optim import Adam
+from .summary import flops
 
 
 @dataclass(frozen=True)
@@ -52,18 +53,14 @@ ZOO = [
 
 
 def layer_flops(model: Sequential, sample_shape: tuple[int, ...]) -> list[int]:
-    """Forward FLOPs per sample of each layer: 2 per multiply-add of Conv2D and Dense."""
-    flops, shape = [], tuple(sample_shape)
+    """Forward FLOPs per sample of each layer, counting the multiply-adds of Conv2D and Dense
+    only (the arithmetic that dominates; the summary's count of the rest is left out)."""
+    counts, shape = [], tuple(sample_shape)
     for layer in model.layers:
         out = layer.output_shape(shape)
-        if isinstance(layer, Conv2D):
-            flops.append(2 * int(np.prod(out)) * layer.in_channels * layer.kernel_size ** 2)
-        elif isinstance(layer, Dense):
-            flops.append(2 * layer.in_features * layer.out_features)
-        else:
-            flops.append(0)
+        counts.append(flops(layer, shape, out) if isinstance(layer, Conv2D | Dense) else 0)
         shape = out
-    return flops
+    return counts
 
 
 def train_flops(model: Sequential, sample_shape: tuple[int, ...]) -> int:
