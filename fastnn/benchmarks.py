@@ -17,6 +17,7 @@ import numpy as np
 from .kernels import numba as nk
 from .kernels import reference as rk
 from .kernels import vectorized as vk
+from .progress import Progress
 
 IMPLEMENTATIONS = {"reference": rk, "numba": nk, "numpy-im2col": vk}
 
@@ -127,9 +128,10 @@ def kernel_table(budget: float = 0.5, names: list[str] | None = None) -> list[di
 
     retain_freed_memory()  # as Sequential.fit does: no page faults on reused buffers
     rows = []
-    for case in KERNEL_CASES:
-        if names and not any(n in case.name for n in names):
-            continue
+    cases = [c for c in KERNEL_CASES if not names or any(n in c.name for n in names)]
+    bar = Progress(len(cases), "kernels", unit="case", leave=False)
+    for case in cases:
+        bar.update()
         args = case.args()
         row = {"case": case.name}
         for impl in case.implementations():
@@ -139,6 +141,7 @@ def kernel_table(budget: float = 0.5, names: list[str] | None = None) -> list[di
         if "numpy-im2col" in row:
             row["numba/numpy-im2col"] = row["numba"] / row["numpy-im2col"]
         rows.append(row)
+    bar.close()
     return rows
 
 

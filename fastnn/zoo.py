@@ -33,6 +33,7 @@ from .layers import (
 )
 from .model import Sequential
 from .optim import Adam
+from .progress import Progress
 from .summary import flops
 
 
@@ -182,9 +183,10 @@ def zoo_table(batch: int = 32, steps: int = 8, infer: int = 256, budget: float =
         torch.set_num_threads(numba.config.NUMBA_NUM_THREADS)
         torch.manual_seed(0)
     rows = []
-    for net in ZOO:
-        if names and net.name not in names:
-            continue
+    nets = [net for net in ZOO if not names or net.name in names]
+    bar = Progress(len(nets), "model zoo", unit="net", leave=False)
+    for net in nets:
+        bar.update()
         model, train, predict = _fastnn_calls(net, batch, steps, infer)
         calls = {"fastnn": train, "fastnn-infer": predict}
         if have_torch:
@@ -203,6 +205,7 @@ def zoo_table(batch: int = 32, steps: int = 8, infer: int = 256, budget: float =
             row["infer fastnn/pytorch"] = row["infer fastnn"] / row["infer pytorch"]
             row["pytorch % of peak"] = 100 * gflop / row["train pytorch"] / peak
         rows.append(row)
+    bar.close()
     return rows
 
 
