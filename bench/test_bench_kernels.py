@@ -6,7 +6,10 @@
 
 import pytest
 
+from fastnn import retain_freed_memory
 from fastnn.benchmarks import IMPLEMENTATIONS, KERNEL_CASES
+
+retain_freed_memory()  # as fastnn bench does: no page faults on reused buffers
 
 PARAMS = [pytest.param(case, impl, id=f"{case.name}-{impl}")
           for case in KERNEL_CASES for impl in case.implementations()]

@@ -11,6 +11,7 @@ from . import _numba_cache  # noqa: F401
 
 # isort: split
 from . import augment, callbacks, compat, datasets, export, init, losses, metrics, models, optim
+from ._malloc import retain_freed_memory
 from .augment import Augment
 from .backend import get_backend, set_backend, use_backend
 from .gradcheck import gradcheck, numeric_gradient
@@ -40,11 +41,11 @@ from .training import TrainingInterrupted
 __version__ = "0.1.0"
 
 __all__ = [
-    "SGD", "Adam", "AvgPool2D", "BatchNorm1D", "BatchNorm2D", "BinaryCrossEntropy", "Checkpoint",
-    "Conv2D", "TrainingInterrupted", "callbacks", "load_checkpoint", "save_checkpoint",
-    "Dense", "Dropout", "Flatten", "GlobalAvgPool2D", "Layer", "MaxPool2D", "ModelFileError",
-    "MulticlassHinge", "ReLU", "Sequential", "ShapeError", "Sigmoid", "SoftmaxCrossEntropy",
-    "Tanh", "compat", "cosine", "datasets", "get_backend", "gradcheck", "init", "load",
-    "losses", "metrics", "models", "numeric_gradient", "optim", "set_backend", "use_backend",
-    "Augment", "augment", "export",
+    "Adam", "Augment", "AvgPool2D", "BatchNorm1D", "BatchNorm2D", "BinaryCrossEntropy",
+    "Checkpoint", "Conv2D", "Dense", "Dropout", "Flatten", "GlobalAvgPool2D", "Layer", "MaxPool2D",
+    "ModelFileError", "MulticlassHinge", "ReLU", "SGD", "Sequential", "ShapeError", "Sigmoid",
+    "SoftmaxCrossEntropy", "Tanh", "TrainingInterrupted", "augment", "callbacks", "compat",
+    "cosine", "datasets", "export", "get_backend", "gradcheck", "init", "load", "load_checkpoint",
+    "losses", "metrics", "models", "numeric_gradient", "optim", "retain_freed_memory",
+    "save_checkpoint", "set_backend", "use_backend",
 ]

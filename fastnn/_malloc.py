@@ -3,7 +3,9 @@
 Training allocates the same few-megabyte activation arrays on every step. With glibc's default
 (dynamic) thresholds each of them is mmap-ed or trimmed away and faulted back in page by page,
 which costs 10-25% of a training step. ``retain_freed_memory`` raises the thresholds once,
-process-wide; elsewhere (not glibc) it does nothing.
+process-wide; elsewhere (not glibc) it does nothing. A process-wide setting is the program's
+choice, not a library's: the CLI and the bench call it, and a script can call
+``fn.retain_freed_memory()`` once before training.
 """
 
 import ctypes
