@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import DataError, _pillow, read_image
+from .idx import DataError
+from .images import _pillow, read_image
 
 Label = str | int
 

@@ -5,7 +5,7 @@ classic penalty lambda/(2m) * sum(w**2) over the weight matrices, biases exclude
 of the reported loss and of gradient checks. The optimizers take no ``weight_decay``.
 
 The learning rate an optimizer applies is ``lr * scale``: ``lr`` is the rate it was given and
-``scale`` is what the learning-rate schedules (:mod:`fastnn.callbacks`) set before each batch.
+``scale`` is what the learning-rate schedules (:mod:`fastnn.schedules`) set before each batch.
 """
 
 from __future__ import annotations
@@ -180,7 +180,7 @@ def constant(progress: float) -> float:
 
 def cosine(warmup: float = 0.0, final: float = 0.0):
     """Linear warm-up over the first ``warmup`` fraction, then cosine decay to ``final``
-    (a :class:`fastnn.callbacks.CosineDecay`: a callback, and a function of progress)."""
-    from .callbacks import CosineDecay
+    (a :class:`fastnn.schedules.CosineDecay`: a callback, and a function of progress)."""
+    from .schedules import CosineDecay
 
     return CosineDecay(warmup=warmup, final=final)

@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 
 from . import inputs
-from .callbacks import Callback, ProgressBar, ProgressSchedule
+from .callbacks import Callback, ProgressBar
+from .schedules import ProgressSchedule
 
 Transform = Callable[[np.ndarray, np.ndarray, np.random.Generator],
                      tuple[np.ndarray, np.ndarray]]

@@ -144,7 +144,8 @@ def test_failed_download_leaves_nothing_and_names_file_and_mirrors(servers, tmp_
 
 def test_md5_only_verification_as_for_fashion_mnist():
     """Fashion-MNIST publishes MD5 sums of its gzip files only: those must do on their own."""
-    from fastnn.datasets import FASHION_MNIST, IdxSpec, _verify
+    from fastnn.datasets import FASHION_MNIST, IdxSpec
+    from fastnn.download import _verify
 
     assert all(s.md5_gz and s.sha256 is None for s in FASHION_MNIST.files)
     data = gzip.compress(idx_bytes(np.arange(6, dtype=np.uint8)))

@@ -233,13 +233,14 @@ def test_cli_ctrl_c_saves_the_model_marked_interrupted(data_root, tmp_path):
     script = (
         "import os, signal, sys\n"
         "from fastnn import callbacks, cli\n"
+        "from fastnn.cli import train as cli_train\n"
         "class K(callbacks.Callback):\n"
         "    def on_batch_end(self, batch, logs):\n"
         "        if batch == 3: os.kill(os.getpid(), signal.SIGINT)\n"
-        "cli.HistoryLogger = lambda path, _H=cli.HistoryLogger: [_H(path), K()][1] if False "
-        "else _H(path)\n"
-        "orig = cli.LambdaCallback\n"
-        "cli.LambdaCallback = lambda **kw: K()\n"
+        "cli_train.HistoryLogger = lambda path, _H=cli_train.HistoryLogger: [_H(path), K()][1] "
+        "if False else _H(path)\n"
+        "orig = cli_train.LambdaCallback\n"
+        "cli_train.LambdaCallback = lambda **kw: K()\n"
         "sys.exit(cli.main(sys.argv[1:]))\n")
     result = subprocess.run(
         [sys.executable, "-c", script, "train", "mnist", "--data", str(data_root / "mnist"),

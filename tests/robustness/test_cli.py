@@ -72,7 +72,7 @@ def test_a_model_that_cannot_be_saved_after_training_goes_to_the_temporary_folde
         tmp_path, capsys, monkeypatch):
     """The run folder vanishes during training: the trained model is saved elsewhere, and
     the user is told where."""
-    from fastnn import cli
+    from fastnn.cli import train as cli_train
     from fastnn.model import Sequential
 
     real_save = Sequential.save
@@ -85,7 +85,7 @@ def test_a_model_that_cannot_be_saved_after_training_goes_to_the_temporary_folde
     monkeypatch.setattr(Sequential, "save", fail_in_the_run_folder)
     model = fn.Sequential([fn.Dense(2, 2)])
     model.predict(np.zeros((1, 2), np.float32))
-    path = cli._save_trained(model, tmp_path / "run" / "m.npz", {"k": 1})
+    path = cli_train._save_trained(model, tmp_path / "run" / "m.npz", {"k": 1})
     err = capsys.readouterr().err
     assert "could not write" in err and str(path) in err and path.is_file()
     assert fn.load(path).metadata == {"k": 1}
@@ -93,10 +93,11 @@ def test_a_model_that_cannot_be_saved_after_training_goes_to_the_temporary_folde
 
 def test_ctrl_c_outside_training_is_one_line(monkeypatch, capsys):
     from fastnn import cli
+    from fastnn.cli import commands
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "load", interrupted)  # Ctrl-C while evaluate loads the model
+    monkeypatch.setattr(commands, "load", interrupted)  # Ctrl-C while evaluate loads the model
     assert cli.main(["evaluate", "m.npz"]) == 130
     assert capsys.readouterr().err == "fastnn: interrupted\n"

@@ -1,0 +1,267 @@
+"""The other commands: ``fastnn evaluate`` (or ``report``), ``predict``, ``export``, ``bench``
+and ``compat-measure``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import datasets, metrics, zoo
+from .._io import atomic_write_text
+from .._malloc import retain_freed_memory
+from ..model import Sequential
+from ..serialization import load_model as load
+from .train import _count, _data_label, _load_tutorial_data
+
+
+def _test_split(model: Sequential, data_dir: str | None):
+    """The test images a saved model was evaluated on (its metadata says where they came from)."""
+    info = model.metadata.get("data", {"kind": "mnist"})
+    if info["kind"] == "mnist":
+        return datasets.mnist(data_dir)[1]
+    if info["kind"] in ("files", "mat"):
+        args = argparse.Namespace(
+            dataset="folder" if info["kind"] == "files" else "mat", dir=data_dir or info["root"],
+            label_pattern=info.get("label_pattern"), class_names=model.class_names,
+            size=(info.get("input") or {"size": [0]})["size"][0],
+            mode=(info.get("input") or {}).get("mode"), test_fraction=info["test_fraction"],
+            seed=info["seed"], keys=",".join(info.get("keys", [])),
+            shape=",".join(map(str, info["shape"])) if info.get("shape") else None,
+            order=info.get("order", "C"))
+        return _load_tutorial_data(args)[1]
+    root = data_dir or info["root"]
+    _, test, names = datasets.image_folder(root, tuple(info["input"]["size"]),
+                                           info["input"]["mode"], info["test_fraction"],
+                                           info["seed"])
+    if model.class_names and names != model.class_names:
+        raise SystemExit(f"{root} has classes {names}, the model was trained on "
+                         f"{model.class_names}")
+    return test
+
+
+def _new_file(path: str) -> Path:
+    """An output path that holds nothing yet: results are never silently replaced."""
+    out = Path(path)
+    if out.exists():
+        raise ValueError(f"{out} exists; give another name or remove it first")
+    return out
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    json_out = _new_file(args.json) if args.json else None
+    model = load(args.model)
+    x_test, y_test = _test_split(model, args.data)
+    loss, acc = model.evaluate(x_test, y_test)
+    names = model.class_names or [str(i) for i in range(int(y_test.max()) + 1)]
+    result = metrics.classification_report(y_test, model.predict_labels(x_test), names)
+    data = _data_label(model.metadata.get("data", {"kind": "mnist"}))
+    print(f"{args.model} on {_count(len(y_test), 'test image')} of {data}: test loss "
+          f"{loss:.4f}, test accuracy {acc:.2%}\n")
+    print(metrics.format_report(result))
+    if json_out:
+        atomic_write_text(json_out, json.dumps(
+            {"model": str(args.model), "data": data, "loss": loss} | result, indent=2))
+        print(f"\nwrote {json_out}")
+    if args.plots:
+        from .. import plots
+
+        recall = [c["recall"] for c in result["classes"]]
+        for p in (plots.recall_bars(recall, names, Path(args.plots) / "recall.png",
+                                    dataset=data),
+                  plots.confusion_matrix(np.array(result["confusion_matrix"]), names,
+                                         Path(args.plots) / "confusion.png", dataset=data)):
+            print(f"wrote {p}")
+    return 0
+
+
+PREDICT_SUFFIXES = datasets.IMAGE_SUFFIXES | {".npy"}
+
+
+def read_image(path: Path, shape: tuple[int, int], mode: str = "gray") -> np.ndarray:
+    """A .npy array or an image file (Pillow) as float32 (M, C, H, W) in [0, 1]: one image, or
+    the M images of a (M, C, H, W) array. Errors name the file."""
+    if path.suffix == ".npy":
+        try:
+            a = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{path}: not a readable .npy array ({e})") from None
+        if a.dtype.kind not in "fiu" or a.ndim not in (2, 3, 4) or a.size == 0:
+            raise ValueError(f"{path}: expected an image array (H, W), (C, H, W) or "
+                             f"(M, C, H, W) of numbers, got {a.dtype} {a.shape}")
+        a = a.astype(np.float32)
+        if a.max() > 1:
+            a = a / 255
+        if a.shape[-2:] != shape:
+            raise ValueError(f"{path}: array is {a.shape[-2]}x{a.shape[-1]}, the model takes "
+                             f"{shape[0]}x{shape[1]}")
+        return a.reshape(-1, 1 if a.ndim == 2 else a.shape[-3], *shape)
+    try:
+        return datasets.read_image(path, shape, mode)[None]
+    except OSError as e:
+        raise ValueError(f"{path}: not a readable image ({e})") from None
+
+
+def _image_paths(items: list[str]) -> list[Path]:
+    """Files as given; folders become their images and .npy files, sorted, recursively."""
+    paths = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(q for q in p.rglob("*") if q.is_file() and not q.name.startswith(".")
+                           and q.suffix.lower() in PREDICT_SUFFIXES)
+            if not found:
+                raise ValueError(f"{p}: no images or .npy files in this folder")
+            paths += found
+        elif p.is_file():
+            paths.append(p)
+        else:
+            raise FileNotFoundError(f"{p}: no such file or folder")
+    return paths
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    if args.top_k < 1:
+        raise ValueError(f"--top-k must be at least 1, got {args.top_k}")
+    paths = _image_paths(args.images)
+    model = load(args.model)
+    spec = model.metadata.get("data", {}).get("input", {"size": [28, 28], "mode": "gray"})
+    shape, mode = tuple(spec["size"]), spec["mode"]
+    failed = 0
+    chunk: list[tuple[str, np.ndarray]] = []
+    width = min(max(len(str(p)) for p in paths), 60)
+    many = len(paths) > 1
+
+    def flush() -> None:
+        probs = model.predict(np.concatenate([x for _, x in chunk]))
+        names = model.class_names or [str(i) for i in range(probs.shape[1])]
+        k = min(args.top_k, probs.shape[1])
+        for (label, _), p in zip(chunk, probs):
+            best = np.argsort(-p, kind="stable")[:k]
+            text = ", ".join(f"{names[i]}: {p[i]:.1%}" for i in best)
+            print(f"{label:<{width}}  {text}" if many else text)
+        chunk.clear()
+
+    for path in paths:
+        try:
+            x = read_image(path, shape, mode)
+            model.check_shape(x.shape[1:])
+        except ValueError as e:  # the others still get their prediction
+            print(f"fastnn: error: {path}: {e}" if str(path) not in str(e)
+                  else f"fastnn: error: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        many = many or len(x) > 1
+        for i, xi in enumerate(x):
+            chunk.append((f"{path}[{i}]" if len(x) > 1 else str(path), xi[None]))
+        if len(chunk) >= 256:
+            flush()
+    if chunk:
+        flush()
+    return 1 if failed else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from ..export import to_onnx
+
+    out = Path(args.output)
+    if out.resolve() == Path(args.model).resolve():
+        raise ValueError(f"{out}: the ONNX file would replace the model it is exported from")
+    if out.exists() and not args.force:
+        raise ValueError(f"{out} exists; give --force to replace it")
+    model = load(args.model)
+    shape = None
+    if args.input_shape:
+        try:
+            shape = tuple(int(d) for d in args.input_shape.split(","))
+        except ValueError:
+            raise ValueError(f"--input-shape {args.input_shape!r}: give integers, e.g. 1,28,28"
+                             ) from None
+    path = to_onnx(model, out, shape, args.probabilities, args.opset, args.dtype)
+    outputs = "logits and probabilities" if args.probabilities else "logits"
+    print(f"wrote {path} ({path.stat().st_size:,} bytes, opset {args.opset}): input (N, "
+          f"{', '.join(map(str, shape or _input_shape(model)))}) -> {outputs}")
+    return 0
+
+
+def _input_shape(model: Sequential) -> tuple:
+    from ..export import input_shape_of
+
+    return input_shape_of(model)
+
+
+def cmd_compat_measure(args: argparse.Namespace) -> int:
+    from ..compat.network import measure
+
+    data = args.data
+    if data is None and os.environ.get("FASTNN_DATA"):  # where fastnn keeps MNIST, if set
+        data = str(Path(os.environ["FASTNN_DATA"]) / "mnist")
+    accuracy, recall = measure(args.params, data)
+    print(f"Overall Accuracy: {accuracy * 100:.2f}%")
+    for digit, r in enumerate(recall):
+        print(f"Digit {digit} Recall: {r * 100:.2f}%")
+    return 0
+
+
+def _bench_json_path(requested: str | None) -> Path:
+    """--json as given (never replacing a file), else a new runs/bench/fastnn-bench-<time>.json
+    under the working directory: the bench never rewrites a file in the repository."""
+    if requested:
+        return _new_file(requested)
+    stem = Path("runs/bench") / f"fastnn-bench-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, n = stem.with_suffix(".json"), 1
+    while path.exists():
+        n += 1
+        path = stem.parent / f"{stem.name}-{n}.json"
+    return path
+
+
+def bench_ratio_rows(result: dict) -> list[tuple[str, float, float]]:
+    """(case, fastnn seconds, PyTorch seconds) of each zoo network's training step and
+    inference, where PyTorch was timed too."""
+    return [(f"{r['network']} {what}", r[f"{what} fastnn"], r[f"{what} pytorch"])
+            for r in result["zoo"] if "train pytorch" in r for what in ("train", "infer")]
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .. import benchmarks as b
+
+    retain_freed_memory()
+    json_path = _bench_json_path(args.json)
+    plot_path = None
+    if args.plot is not None:
+        from .. import plots
+
+        plots._pyplot()  # no matplotlib: say so now, not after minutes of benchmarking
+        if not b.torch_available():
+            raise ImportError("bench --plot draws fastnn/PyTorch time ratios and needs PyTorch: "
+                              "pip install torch --index-url "
+                              "https://download.pytorch.org/whl/cpu")
+        plot_path = _new_file(args.plot) if args.plot else json_path.with_suffix(".png")
+    if not args.quick:
+        print("benchmarking for a few minutes (--quick takes under one)...", file=sys.stderr)
+    result = b.run_all(quick=args.quick, networks=args.networks)
+    print(f"fastnn bench, {result['date']}, {result['processor']}, {result['threads']} threads, "
+          f"numpy {result['numpy']}, numba {result['numba']}" + (", quick" if args.quick else ""))
+    print(f"float32 matmul peak (NumPy): {result['matmul_peak_gflops']:.0f} GFLOP/s")
+    print("\nKernels (batch 32, float32, MNIST CNN shapes); ratios are numba's time over the "
+          "other's, lower is better:\n")
+    print(b.format_table(result["kernels"], b.KERNEL_COLUMNS))
+    print("\nModel zoo at batch 32: seconds per training step through fit (forward, backward, "
+          "Adam) and per inference of 256 images, against the same network in PyTorch "
+          f"{result['torch'] or '(not installed: its columns are empty)'}; ratios are fastnn's "
+          "time over PyTorch's, lower is better:\n")
+    print(b.format_table(result["zoo"], zoo.ZOO_COLUMNS))
+    atomic_write_text(json_path, json.dumps(result, indent=2))
+    print(f"\nwrote {json_path}")
+    if plot_path is not None:
+        plots.bench_ratios(bench_ratio_rows(result), plot_path,
+                           f"fastnn time / PyTorch time, {result['threads']} threads "
+                           f"(lower is better)")
+        print(f"wrote {plot_path}")
+    return 0
