@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .idx import DataError
-from .images import _pillow, read_image
+from .images import read_images
 
 Label = str | int
 
@@ -110,9 +110,7 @@ def image_files(root: str | os.PathLike,
     (N, C, h, w) in [0, 1] as in :func:`~fastnn.datasets.image_folder`, split per class. Files
     that do not match, and files that are not readable images, are each listed in one warning.
     """
-    from .progress import Progress
 
-    image_mod = _pillow()
     root = Path(root)
     size = (size, size) if isinstance(size, int) else tuple(size)
     if not root.is_dir():
@@ -143,21 +141,8 @@ def image_files(root: str | os.PathLike,
                          f"({shown}): give one name per label, in sorted label order")
     index = {v: i for i, v in enumerate(labels)}
 
-    bar = Progress(len(labelled), f"loading {root.name}", unit="img",
-                   enabled=len(labelled) > 500 if progress is None else progress)
-    images, ys, skipped = [], [], []
-    for path, value in labelled:
-        try:
-            images.append(read_image(path, size, mode))
-            ys.append(index[value])
-        except (OSError, ValueError, image_mod.DecompressionBombError):
-            skipped.append(path)
-        bar.update()
-    bar.close()
-    if skipped:
-        listed = "\n  ".join(str(p) for p in skipped)
-        warnings.warn(f"skipped {len(skipped)} file(s) that are not readable images:\n  {listed}",
-                      stacklevel=2)
+    images, kept = read_images([path for path, _ in labelled], size, mode, root.name, progress)
+    ys = [index[labelled[i][1]] for i in kept]
     y = np.array(ys, np.int64)
     missing = [names[i] for i in range(len(labels)) if not np.any(y == i)]
     if missing:

@@ -107,6 +107,34 @@ def read_image(path: str | os.PathLike, size: tuple[int, int] | int, mode: str =
     return a.transpose(2, 0, 1) if mode == "rgb" else a[None]
 
 
+def read_images(paths: list[Path], size: tuple[int, int] | int, mode: str, what: str,
+                progress: bool | None = None) -> tuple[list[np.ndarray], list[int]]:
+    """Decodes many files as :func:`read_image` does, with a progress bar (over 500 files,
+    unless ``progress`` says); files that are not readable images are skipped with one warning
+    that lists them. Returns the images and the indices in ``paths`` they came from."""
+    import warnings
+
+    from .progress import Progress
+
+    image_mod = _pillow()
+    bar = Progress(len(paths), f"loading {what}", unit="img",
+                   enabled=len(paths) > 500 if progress is None else progress)
+    images, kept, skipped = [], [], []
+    for i, path in enumerate(paths):
+        try:
+            images.append(read_image(path, size, mode))
+            kept.append(i)
+        except (OSError, ValueError, image_mod.DecompressionBombError):
+            skipped.append(path)
+        bar.update()
+    bar.close()
+    if skipped:
+        listed = "\n  ".join(str(p) for p in skipped)
+        warnings.warn(f"skipped {len(skipped)} file(s) that are not readable images:\n  {listed}",
+                      stacklevel=3)
+    return images, kept
+
+
 def image_folder(root: str | os.PathLike, size: tuple[int, int] | int = (64, 64),
                  mode: str = "rgb", test_fraction: float = 0.2, seed: int = 0,
                  progress: bool | None = None):
@@ -123,11 +151,6 @@ def image_folder(root: str | os.PathLike, size: tuple[int, int] | int = (64, 64)
     It is an error when there are fewer than two classes, or when the split would leave a
     class without training images, or without test images while ``test_fraction > 0``.
     """
-    import warnings
-
-    from .progress import Progress
-
-    image_mod = _pillow()
     root = Path(root)
     size = _check_size(size)
     if not root.is_dir():
@@ -142,23 +165,11 @@ def image_folder(root: str | os.PathLike, size: tuple[int, int] | int = (64, 64)
                         "least two (one subfolder of images per class)")
     files = {c: sorted(p for p in (root / c).rglob("*") if p.is_file()
                        and not p.name.startswith(".")) for c in classes}
-    total = sum(len(v) for v in files.values())
-    bar = Progress(total, f"loading {root.name}", unit="img",
-                   enabled=total > 500 if progress is None else progress)
+    paths = [(k, path) for k, c in enumerate(classes) for path in files[c]]
+    decoded, kept = read_images([path for _, path in paths], size, mode, root.name, progress)
     images: dict[str, list[np.ndarray]] = {c: [] for c in classes}
-    skipped = []
-    for c in classes:
-        for path in files[c]:
-            try:
-                images[c].append(read_image(path, size, mode))
-            except (OSError, ValueError, image_mod.DecompressionBombError):
-                skipped.append(path)
-            bar.update()
-    bar.close()
-    if skipped:
-        listed = "\n  ".join(str(p) for p in skipped)
-        warnings.warn(f"skipped {len(skipped)} file(s) that are not readable images:\n  {listed}",
-                      stacklevel=2)
+    for image, i in zip(decoded, kept):
+        images[classes[paths[i][0]]].append(image)
     empty = [str(root / c) for c in classes if not images[c]]
     if empty:
         raise DataError(f"no readable images in {', '.join(empty)}")

@@ -12,8 +12,9 @@ import numbers
 import numpy as np
 
 
-def positive_int(name: str, value: object, minimum: int = 1) -> int:
-    """An integer (Python or NumPy) >= minimum, as a Python int."""
+def integer(name: str, value: object, minimum: int = 1) -> int:
+    """An integer (Python or NumPy) >= minimum, as a Python int; 2.7 is an error, not a
+    truncation."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValueError(f"{name} must be an integer, got {value!r}")
     if value < minimum:

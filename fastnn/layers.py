@@ -13,6 +13,7 @@ import numbers
 import numpy as np
 
 from . import init as initializers
+from . import inputs
 from .backend import ops
 from .kernels import geometry
 
@@ -91,12 +92,7 @@ def _want(layer: Layer, expected: str, shape: tuple[int, ...]) -> ShapeError:
 
 
 def _int(layer: str, name: str, value: object, minimum: int) -> int:
-    """An integer argument (Python or NumPy) >= minimum; 2.7 is an error, not a truncation."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{layer} {name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{layer} {name} must be >= {minimum}, got {value}")
-    return int(value)
+    return inputs.integer(f"{layer} {name}", value, minimum)
 
 
 class Dense(Layer):

@@ -212,7 +212,7 @@ class Sequential:
 
     def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 1000) -> tuple[float, float]:
         """(mean loss, accuracy) over (x, y), in evaluation mode (dropout off)."""
-        batch_size = inputs.positive_int("batch_size", batch_size)
+        batch_size = inputs.integer("batch_size", batch_size)
         x = self._input(x)
         inputs.not_empty(x, "evaluate")
         y = self._labels(y, x)
@@ -233,7 +233,7 @@ class Sequential:
         return self._batched(x, batch_size, self.loss.labels)
 
     def _batched(self, x: np.ndarray, batch_size: int, head) -> np.ndarray:
-        batch_size = inputs.positive_int("batch_size", batch_size)
+        batch_size = inputs.integer("batch_size", batch_size)
         x = self._input(x)
         if x.shape[0] == 0:
             return head(self._infer(np.zeros((1,) + x.shape[1:], self.dtype)))[:0]

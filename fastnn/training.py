@@ -120,14 +120,14 @@ class Trainer:
         if optimizer is None:
             raise ValueError("fit needs an optimizer (or resume=checkpoint)")
         self.model, self.optimizer, self.transform = model, optimizer, transform
-        self.epochs = inputs.positive_int("epochs", epochs, 0)
-        self.initial_epoch = inputs.positive_int("initial_epoch", initial_epoch, 0)
+        self.epochs = inputs.integer("epochs", epochs, 0)
+        self.initial_epoch = inputs.integer("initial_epoch", initial_epoch, 0)
         if self.initial_epoch > self.epochs:
             raise ValueError(f"initial_epoch {initial_epoch} is past epochs {epochs}: epochs is "
                              f"the total, counting the epochs already trained")
         self.seed = seed
         if steps_per_epoch is not None:
-            steps_per_epoch = inputs.positive_int("steps_per_epoch", steps_per_epoch)
+            steps_per_epoch = inputs.integer("steps_per_epoch", steps_per_epoch)
         if y is None:
             if isinstance(x, np.ndarray):
                 raise ValueError("fit(x) without y needs x to be an iterable of (x, y) batches")
@@ -136,7 +136,7 @@ class Trainer:
                                  "pass validation_data")
             self.data = StreamBatches(model, x, "the training batches", steps_per_epoch)
         else:
-            batch_size = inputs.positive_int("batch_size", batch_size)
+            batch_size = inputs.integer("batch_size", batch_size)
             x = model._input(x)
             inputs.not_empty(x, "fit")
             y = model._labels(y, x)
