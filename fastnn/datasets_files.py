@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .idx import DataError
-from .images import read_images
+from .images import _check_size, read_images, stratified_split
 
 Label = str | int
 
@@ -74,25 +74,6 @@ def read_class_names(spec: str | os.PathLike | Sequence[str]) -> list[str]:
     return names
 
 
-def stratified_split(x: np.ndarray, y: np.ndarray, k: int, test_fraction: float, seed: int):
-    """Splits each class on its own (as ``image_folder`` does), then shuffles both parts."""
-    rng = np.random.default_rng(seed)
-    parts: dict[str, list] = {"xtr": [], "ytr": [], "xte": [], "yte": []}
-    for c in range(k):
-        idx = np.flatnonzero(y == c)
-        idx = idx[rng.permutation(len(idx))]
-        n_test = int(round(len(idx) * test_fraction))
-        parts["xte"].append(x[idx[:n_test]])
-        parts["xtr"].append(x[idx[n_test:]])
-        parts["yte"].append(y[idx[:n_test]])
-        parts["ytr"].append(y[idx[n_test:]])
-    out = {key: np.concatenate(v) for key, v in parts.items()}
-    for a, b in (("xtr", "ytr"), ("xte", "yte")):
-        order = rng.permutation(len(out[a]))
-        out[a], out[b] = out[a][order], out[b][order]
-    return (out["xtr"], out["ytr"]), (out["xte"], out["yte"])
-
-
 def image_files(root: str | os.PathLike,
                 label: str | re.Pattern | Callable[[Path], Label | None],
                 size: tuple[int, int] | int = (64, 64), mode: str = "rgb",
@@ -112,7 +93,7 @@ def image_files(root: str | os.PathLike,
     """
 
     root = Path(root)
-    size = (size, size) if isinstance(size, int) else tuple(size)
+    size = _check_size(size)
     if not root.is_dir():
         raise DataError(f"{root}: no such folder")
     if not 0 <= test_fraction < 1:
@@ -147,7 +128,7 @@ def image_files(root: str | os.PathLike,
     missing = [names[i] for i in range(len(labels)) if not np.any(y == i)]
     if missing:
         raise DataError(f"{root}: no readable images for class(es) {', '.join(missing)}")
-    train, test = stratified_split(np.stack(images), y, len(labels), test_fraction, seed)
+    train, test = stratified_split(np.stack(images), y, list(names), test_fraction, seed, root)
     return train, test, list(names)
 
 

@@ -45,7 +45,6 @@ def gradcheck(model: Sequential, x: np.ndarray, y: np.ndarray,
     """
     m = copy.deepcopy(model)
     m.dtype = np.dtype(np.float64)
-    m._checked = {}
     for layer in m.layers:
         layer.params = {k: v.astype(np.float64) for k, v in layer.params.items()}
         layer.buffers = {k: v.astype(np.float64) for k, v in layer.buffers.items()}

@@ -107,6 +107,33 @@ def read_image(path: str | os.PathLike, size: tuple[int, int] | int, mode: str =
     return a.transpose(2, 0, 1) if mode == "rgb" else a[None]
 
 
+def stratified_split(x: np.ndarray, y: np.ndarray, names: list[str], test_fraction: float,
+                     seed: int, where: str | os.PathLike = ""):
+    """Splits each class on its own, then shuffles both parts: ``(x_train, y_train), (x_test,
+    y_test)``. Every class must keep a training sample (and a test sample when
+    ``test_fraction > 0``); ``names`` (one per class index) and ``where`` go in the error."""
+    rng = np.random.default_rng(seed)
+    parts: dict[str, list] = {"xtr": [], "ytr": [], "xte": [], "yte": []}
+    for c, name in enumerate(names):
+        idx = np.flatnonzero(y == c)
+        n, n_test = len(idx), int(round(len(idx) * test_fraction))
+        if n - n_test < 1 or (test_fraction > 0 and n_test < 1):
+            raise DataError(f"{Path(where) / name if where else name}: {n} image(s) split with "
+                            f"test_fraction {test_fraction:g} leave {n - n_test} for training "
+                            f"and {n_test} for testing; every class needs at least one of each "
+                            "(add images or change the test fraction)")
+        idx = idx[rng.permutation(n)]
+        parts["xte"].append(x[idx[:n_test]])
+        parts["xtr"].append(x[idx[n_test:]])
+        parts["yte"].append(y[idx[:n_test]])
+        parts["ytr"].append(y[idx[n_test:]])
+    out = {key: np.concatenate(v) for key, v in parts.items()}
+    for a, b in (("xtr", "ytr"), ("xte", "yte")):
+        order = rng.permutation(len(out[a]))
+        out[a], out[b] = out[a][order], out[b][order]
+    return (out["xtr"], out["ytr"]), (out["xte"], out["yte"])
+
+
 def read_images(paths: list[Path], size: tuple[int, int] | int, mode: str, what: str,
                 progress: bool | None = None) -> tuple[list[np.ndarray], list[int]]:
     """Decodes many files as :func:`read_image` does, with a progress bar (over 500 files,
@@ -117,6 +144,9 @@ def read_images(paths: list[Path], size: tuple[int, int] | int, mode: str, what:
     from .progress import Progress
 
     image_mod = _pillow()
+    size = _check_size(size)  # bad arguments are errors, not files to skip
+    if mode not in ("rgb", "gray"):
+        raise ValueError(f"mode must be 'rgb' or 'gray', got {mode!r}")
     bar = Progress(len(paths), f"loading {what}", unit="img",
                    enabled=len(paths) > 500 if progress is None else progress)
     images, kept, skipped = [], [], []
@@ -173,26 +203,7 @@ def image_folder(root: str | os.PathLike, size: tuple[int, int] | int = (64, 64)
     empty = [str(root / c) for c in classes if not images[c]]
     if empty:
         raise DataError(f"no readable images in {', '.join(empty)}")
-    for c in classes:
-        n = len(images[c])
-        n_test = int(round(n * test_fraction))
-        if n - n_test < 1 or (test_fraction > 0 and n_test < 1):
-            raise DataError(f"{root / c}: {n} image(s) split with test_fraction "
-                            f"{test_fraction:g} leave {n - n_test} for training and {n_test} "
-                            "for testing; every class needs at least one of each (add images "
-                            "or change the test fraction)")
-    rng = np.random.default_rng(seed)
-    parts: dict[str, list] = {"xtr": [], "ytr": [], "xte": [], "yte": []}
-    for k, c in enumerate(classes):
-        x = np.stack(images[c])
-        order = rng.permutation(len(x))
-        n_test = int(round(len(x) * test_fraction))
-        parts["xte"].append(x[order[:n_test]])
-        parts["xtr"].append(x[order[n_test:]])
-        parts["yte"].append(np.full(n_test, k, np.int64))
-        parts["ytr"].append(np.full(len(x) - n_test, k, np.int64))
-    out = {k: np.concatenate(v) for k, v in parts.items()}
-    for a, b in (("xtr", "ytr"), ("xte", "yte")):  # shuffle classes together
-        order = rng.permutation(len(out[a]))
-        out[a], out[b] = out[a][order], out[b][order]
-    return (out["xtr"], out["ytr"]), (out["xte"], out["yte"]), classes
+    x = np.stack([image for c in classes for image in images[c]])
+    y = np.concatenate([np.full(len(images[c]), k, np.int64) for k, c in enumerate(classes)])
+    train, test = stratified_split(x, y, classes, test_fraction, seed, root)
+    return train, test, classes

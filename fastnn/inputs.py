@@ -7,19 +7,9 @@ guess would be silently wrong half the time. Convert them with ``x.astype(np.flo
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-
-def integer(name: str, value: object, minimum: int = 1) -> int:
-    """An integer (Python or NumPy) >= minimum, as a Python int; 2.7 is an error, not a
-    truncation."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
+from .kernels._checks import integer  # noqa: F401  (one integer check for kernels and API)
 
 
 def float_array(x: object, dtype: np.dtype, name: str = "x") -> np.ndarray:

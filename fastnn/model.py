@@ -42,7 +42,7 @@ class Sequential:
         self.loss = losses_mod.get(loss)
         self.class_names = list(class_names) if class_names is not None else None
         self.metadata: dict = {}
-        self._checked: dict[tuple[int, ...], tuple[int, ...]] = {}  # input -> output shape
+        self._checked: dict[tuple, tuple[int, ...]] = {}  # (layers, input) -> output shape
         self.input_shape: tuple[int, ...] | None = None  # the last per-sample shape checked
         self.fuse = fuse
         self._plan: tuple[tuple[int, ...], Plan] | None = None
@@ -53,7 +53,7 @@ class Sequential:
     def plan(self) -> Plan:
         """The kernel calls that run the layers (see :mod:`fastnn.fusion`), built once and
         again only if ``layers`` is changed."""
-        key = tuple(map(id, self.layers))
+        key = self._layers_key()
         if self._plan is None or self._plan[0] != key:
             self._plan = key, build_plan(self.layers, self.fuse)
         return self._plan[1]
@@ -89,15 +89,20 @@ class Sequential:
         """Walks a per-sample input shape through the layers; a mismatch names the layer."""
         sample_shape = tuple(int(d) for d in sample_shape)
         self.input_shape = sample_shape
-        if sample_shape not in self._checked:
+        key = (self._layers_key(), sample_shape)
+        if key not in self._checked:
             shape = sample_shape
             for i, layer in enumerate(self.layers):
                 try:
                     shape = layer.output_shape(shape)
                 except ShapeError as e:
                     raise ShapeError(f"layer {i} {e}") from None
-            self._checked[sample_shape] = shape
-        return self._checked[sample_shape]
+            self._checked[key] = shape
+        return self._checked[key]
+
+    def _layers_key(self) -> tuple:
+        """What the plan and the checked shapes depend on: the layers (and whether to fuse)."""
+        return (self.fuse, *map(id, self.layers))
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """Runs the plan's steps: logits (N, K) for inputs x (N, ...)."""

@@ -43,7 +43,9 @@ def same_dtype(**arrays: np.ndarray) -> None:
         raise ValueError(f"arrays must share one dtype, got {listed}")
 
 
-def integer(name: str, v: object, minimum: int) -> int:
+def integer(name: str, v: object, minimum: int = 1) -> int:
+    """An integer (Python or NumPy) >= minimum, as a Python int; 2.7 is an error, not a
+    truncation. (fastnn.inputs uses it too: one integer check for the kernels and the API.)"""
     if isinstance(v, bool) or not isinstance(v, numbers.Integral):
         raise ValueError(f"{name} must be an integer, got {v!r}")
     if v < minimum:

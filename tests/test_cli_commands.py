@@ -194,3 +194,20 @@ def test_format_report_columns():
     lines = metrics.format_report(report).splitlines()
     assert lines[-2].split() == ["accuracy", "0.750", "4"]
     assert lines[-2].index("0.750") == lines[0].index("f1") - 3
+
+
+def test_evaluate_a_folder_model_trained_with_class_names(tmp_path, capsys):
+    write_folder(tmp_path / "pets", ["cat", "dog"], 10, (16, 16), "rgb")
+    out = tmp_path / "run"
+    assert main(["train", "folder", str(tmp_path / "pets"), "--hidden", "8", "--size", "16",
+                 "--epochs", "1", "--class-names", "Katze,Hund", "--out", str(out),
+                 "--quiet"]) == 0
+    assert main(["evaluate", str(out / "folder_mlp.npz")]) == 0
+    assert "Katze" in capsys.readouterr().out
+
+
+def test_predict_refuses_integer_arrays_instead_of_guessing_their_scale(pets, tmp_path, capsys):
+    model, _ = pets
+    np.save(tmp_path / "img.npy", np.full((3, 16, 16), 200, np.uint8))
+    assert main(["predict", str(model), str(tmp_path / "img.npy")]) == 1
+    assert "is uint8: fastnn trains on floats" in capsys.readouterr().err

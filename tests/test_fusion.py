@@ -61,3 +61,15 @@ def test_fused_steps_give_the_numbers_of_the_layers_apart(dtype, tol, conv_strid
         np.testing.assert_allclose(gf, ga, rtol=tol, atol=tol, err_msg=key)
     for name in bn_f.buffers:  # both updated the running statistics alike
         np.testing.assert_allclose(bn_f.buffers[name], bn_a.buffers[name], rtol=tol)
+
+
+def test_the_plan_and_the_shape_checks_follow_changes_to_the_model():
+    model = fn.Sequential([fn.Dense(4, 3), fn.ReLU(), fn.Dense(3, 2)])
+    x = np.zeros((2, 4), np.float32)
+    model.predict(x)
+    assert len(model.plan) == 2
+    model.fuse = False
+    assert len(model.plan) == 3
+    model.layers.insert(0, fn.Dense(5, 4))
+    with pytest.raises(fn.ShapeError, match=r"layer 0 Dense\(in_features=5"):
+        model.predict(x)

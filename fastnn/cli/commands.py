@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import datasets, metrics, zoo
+from .. import datasets, inputs, metrics, zoo
 from .._io import atomic_write_text
 from .._malloc import retain_freed_memory
+from ..images import _pillow
 from ..model import Sequential
 from ..serialization import load_model as load
 from .train import _count, _data_label, _load_tutorial_data
@@ -39,9 +40,9 @@ def _test_split(model: Sequential, data_dir: str | None):
     _, test, names = datasets.image_folder(root, tuple(info["input"]["size"]),
                                            info["input"]["mode"], info["test_fraction"],
                                            info["seed"])
-    if model.class_names and names != model.class_names:
-        raise SystemExit(f"{root} has classes {names}, the model was trained on "
-                         f"{model.class_names}")
+    trained_on = info.get("folders", model.class_names)  # the folders, before --class-names
+    if trained_on and names != trained_on:
+        raise SystemExit(f"{root} has classes {names}, the model was trained on {trained_on}")
     return test
 
 
@@ -86,24 +87,22 @@ PREDICT_SUFFIXES = datasets.IMAGE_SUFFIXES | {".npy"}
 def read_image(path: Path, shape: tuple[int, int], mode: str = "gray") -> np.ndarray:
     """A .npy array or an image file (Pillow) as float32 (M, C, H, W) in [0, 1]: one image, or
     the M images of a (M, C, H, W) array. Errors name the file."""
-    if path.suffix == ".npy":
+    if path.suffix.lower() == ".npy":
         try:
             a = np.load(path, allow_pickle=False)
         except (OSError, ValueError) as e:
             raise ValueError(f"{path}: not a readable .npy array ({e})") from None
-        if a.dtype.kind not in "fiu" or a.ndim not in (2, 3, 4) or a.size == 0:
+        if a.ndim not in (2, 3, 4) or a.size == 0:
             raise ValueError(f"{path}: expected an image array (H, W), (C, H, W) or "
-                             f"(M, C, H, W) of numbers, got {a.dtype} {a.shape}")
-        a = a.astype(np.float32)
-        if a.max() > 1:
-            a = a / 255
+                             f"(M, C, H, W), got {a.dtype} {a.shape}")
+        a = inputs.float_array(a, np.dtype(np.float32), str(path))  # floats, finite: no guess
         if a.shape[-2:] != shape:
             raise ValueError(f"{path}: array is {a.shape[-2]}x{a.shape[-1]}, the model takes "
                              f"{shape[0]}x{shape[1]}")
         return a.reshape(-1, 1 if a.ndim == 2 else a.shape[-3], *shape)
     try:
         return datasets.read_image(path, shape, mode)[None]
-    except OSError as e:
+    except (OSError, _pillow().DecompressionBombError) as e:
         raise ValueError(f"{path}: not a readable image ({e})") from None
 
 

@@ -19,7 +19,7 @@ from .._io import atomic_write_text
 from .._malloc import retain_freed_memory
 from ..augment import Augment
 from ..callbacks import EarlyStopping, HistoryLogger, LambdaCallback, ModelCheckpoint, ProgressBar
-from ..datasets_files import stratified_split
+from ..images import stratified_split
 from ..model import Sequential
 from ..models import mlp, mnist_cnn, simple_vgg
 from ..optim import SGD, Adam, cosine
@@ -76,12 +76,11 @@ def _load_data(args: argparse.Namespace):
         if not args.dir:
             raise SystemExit("fastnn train folder needs the folder: fastnn train folder DIR")
         size = (args.size, args.size)
-        (xtr, ytr), (xte, yte), names = datasets.image_folder(
+        (xtr, ytr), (xte, yte), folders = datasets.image_folder(
             args.dir, size, args.mode, args.test_fraction, args.seed)
-        if args.class_names:
-            names = _renamed(names, args.class_names)
+        names = _renamed(folders, args.class_names) if args.class_names else folders
         info = {"kind": "folder", "root": str(Path(args.dir).resolve()),
-                "input": {"size": list(size), "mode": args.mode},
+                "input": {"size": list(size), "mode": args.mode}, "folders": folders,
                 "test_fraction": args.test_fraction, "seed": args.seed}
     if args.limit:
         xtr, ytr = xtr[: args.limit], ytr[: args.limit]
@@ -130,7 +129,8 @@ def _load_tutorial_data(args: argparse.Namespace):
     else:
         x, y = datasets.from_mat(args.dir, *keys, shape=shape, order=args.order)
         (xtr, ytr), (xte, yte) = stratified_split(
-            x, y, int(y.max()) + 1, args.test_fraction, args.seed)
+            x, y, [str(k) for k in range(int(y.max()) + 1)], args.test_fraction, args.seed,
+            args.dir)
     k = int(max(ytr.max(), yte.max() if len(yte) else 0)) + 1
     names = [str(i) for i in range(k)]
     if args.class_names:

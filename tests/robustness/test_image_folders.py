@@ -229,3 +229,25 @@ def test_a_folder_of_mixed_modes_trains(tmp_path):
     (x, y), (xt, yt), names = fn.datasets.image_folder(tmp_path, 4, "gray", 0.25)
     dark, light = x[y == 0], x[y == 1]
     assert dark.max() < 0.07 and light.min() > 0.97
+
+
+@pytest.mark.parametrize("bad, message", [(dict(mode="grey"), "mode must be 'rgb' or 'gray'"),
+                                          (dict(size=(0, 8)), "size")])
+def test_bad_arguments_are_errors_not_unreadable_files(tmp_path, bad, message):
+    write_class(tmp_path, "cats", 2)
+    write_class(tmp_path, "dogs", 2)
+    for load in (lambda: fn.datasets.image_folder(tmp_path, **({"size": 4} | bad)),
+                 lambda: fn.datasets.image_files(tmp_path, lambda p: p.parent.name,
+                                                 **({"size": 4} | bad))):
+        with pytest.raises(ValueError, match=message) as e:
+            load()
+        assert not isinstance(e.value, DataError)
+
+
+def test_labelled_files_split_like_folders(tmp_path):
+    """image_files refuses a split that leaves a class without training images, as
+    image_folder does (they share one split)."""
+    write_class(tmp_path, "cats", 3)
+    write_class(tmp_path, "dogs", 3)
+    with pytest.raises(DataError, match=r"cats: 3 image\(s\) split with test_fraction 0.9"):
+        fn.datasets.image_files(tmp_path, lambda p: p.parent.name, size=4, test_fraction=0.9)
