@@ -197,11 +197,12 @@ def build_layer(i: int, spec: object) -> Layer:
         raise ValueError(f"layer {i}: {e}") from None
 
 
-def _read(path: str | os.PathLike, max_bytes: int) -> tuple[dict, list[Layer],
-                                                           dict[str, np.ndarray], dict]:
+def _read(path: str | os.PathLike, max_bytes: int,
+          training: bool = False) -> tuple[dict, list[Layer], dict[str, np.ndarray], dict]:
     """(architecture, layers, layer arrays, other arrays) of a model or checkpoint file, every
-    part checked (see the module's docstring); the other arrays are a checkpoint's
-    ``training`` and ``optimizer/...``. Raises ModelFileError, or FileNotFoundError."""
+    part checked (see the module's docstring); the other arrays, read only with ``training``,
+    are a checkpoint's ``training`` and ``optimizer/...``. Raises ModelFileError, or
+    FileNotFoundError."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {path}")
@@ -226,8 +227,8 @@ def _read(path: str | os.PathLike, max_bytes: int) -> tuple[dict, list[Layer],
             if "training" in headers and (headers["training"][1].kind != "U" or zf.getinfo(
                     "training.npy").file_size > MAX_ARCHITECTURE_BYTES * 16):
                 raise ValueError("the training state is not a JSON string of at most 16 MiB")
-            others = {}
-            for key in set(headers) - set(expected) - {"architecture"}:
+            others = {}  # a checkpoint's training state, read only to resume
+            for key in (set(headers) - set(expected) - {"architecture"}) if training else ():
                 with zf.open(f"{key}.npy") as f:
                     others[key] = np.lib.format.read_array(f, allow_pickle=False)
             arrays = {}
@@ -297,7 +298,7 @@ def load_checkpoint(path: str | os.PathLike, optimizer: optim.Optimizer | None =
     """Reads a checkpoint; its optimizer state goes into ``optimizer`` if given (it must be
     the same kind), else into a new optimizer of the saved kind and settings."""
     path = Path(path)
-    arch, layers, layer_arrays, arrays = _read(path, max_bytes)
+    arch, layers, layer_arrays, arrays = _read(path, max_bytes, training=True)
     if "training" not in arrays:
         raise ModelFileError(f"{path} is a model without training state (not a checkpoint); "
                              f"checkpoints come from ModelCheckpoint or fastnn train")
