@@ -1,4 +1,4 @@
-"""Prints the kernel speedup table: loop reference, vectorized NumPy and Numba side by side.
+"""Prints the kernel table: loop reference, vectorized NumPy and Numba side by side.
 
     python bench/speedups.py [--budget SECONDS] [--only NAME ...]
 """

@@ -123,7 +123,7 @@ def time_call(fn: Callable[[], object], budget: float = 0.5, repeats: int = 5) -
 
 
 def kernel_table(budget: float = 0.5, names: list[str] | None = None) -> list[dict]:
-    """Times every kernel case on every implementation; rows with seconds and speedups."""
+    """Times every kernel case on every implementation; rows with seconds and time ratios."""
     rows = []
     cases = [c for c in KERNEL_CASES if not names or any(n in c.name for n in names)]
     bar = Progress(len(cases), "kernels", unit="case", leave=False)

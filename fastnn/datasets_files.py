@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .idx import DataError
-from .images import _check_size, read_images, stratified_split
+from .images import folder_args, read_images, stratified_split
 
 Label = str | int
 
@@ -91,13 +91,7 @@ def image_files(root: str | os.PathLike,
     (N, C, h, w) in [0, 1] as in :func:`~fastnn.datasets.image_folder`, split per class. Files
     that do not match, and files that are not readable images, are each listed in one warning.
     """
-
-    root = Path(root)
-    size = _check_size(size)
-    if not root.is_dir():
-        raise DataError(f"{root}: no such folder")
-    if not 0 <= test_fraction < 1:
-        raise ValueError(f"test_fraction must be in [0, 1), got {test_fraction}")
+    root, size = folder_args(root, size, test_fraction)
     get_label = _label_function(label)
     files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
     labelled: list[tuple[Path, str]] = []

@@ -107,6 +107,17 @@ def read_image(path: str | os.PathLike, size: tuple[int, int] | int, mode: str =
     return a.transpose(2, 0, 1) if mode == "rgb" else a[None]
 
 
+def folder_args(root: str | os.PathLike, size, test_fraction: float):
+    """The checked (folder, (h, w)) of a loader that splits a folder's images."""
+    root = Path(root)
+    size = _check_size(size)
+    if not root.is_dir():
+        raise DataError(f"{root}: no such folder")
+    if not 0 <= test_fraction < 1:
+        raise ValueError(f"test_fraction must be in [0, 1), got {test_fraction}")
+    return root, size
+
+
 def stratified_split(x: np.ndarray, y: np.ndarray, names: list[str], test_fraction: float,
                      seed: int, where: str | os.PathLike = ""):
     """Splits each class on its own, then shuffles both parts: ``(x_train, y_train), (x_test,
@@ -181,12 +192,7 @@ def image_folder(root: str | os.PathLike, size: tuple[int, int] | int = (64, 64)
     It is an error when there are fewer than two classes, or when the split would leave a
     class without training images, or without test images while ``test_fraction > 0``.
     """
-    root = Path(root)
-    size = _check_size(size)
-    if not root.is_dir():
-        raise DataError(f"{root}: no such folder")
-    if not 0 <= test_fraction < 1:
-        raise ValueError(f"test_fraction must be in [0, 1), got {test_fraction}")
+    root, size = folder_args(root, size, test_fraction)
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not classes:
         raise DataError(f"{root}: no class subfolders (expected one folder of images per class)")
