@@ -138,10 +138,8 @@ def _read_mat(path: Path, keys: list[str]) -> dict[str, np.ndarray]:
     if b"MATLAB 7.3" in head[:128] or head[:8] == b"\x89HDF\r\n\x1a\n" or \
             head[512:520] == b"\x89HDF\r\n\x1a\n":
         return _read_mat_hdf5(path, keys)
-    try:
-        from scipy.io import loadmat
-    except ImportError:
-        raise ImportError("reading .mat files needs SciPy: pip install 'fastnn[mat]'") from None
+    from scipy.io import loadmat
+
     try:
         data = loadmat(path, variable_names=keys)
     except (ValueError, TypeError, OSError, NotImplementedError) as e:
@@ -244,7 +242,7 @@ def from_mat(path: str | os.PathLike, x: str = "X", y: str = "y", x_test: str | 
     Fortran (MATLAB, ``np.ravel(img, order="F")``) order. Images are float32 times ``scale``.
     Labels are int64; labels that run from 1 (no 0 anywhere, MATLAB style 1..K) become 0..K-1
     with a warning that says so (``one_based=True/False`` decides it instead). v7.3 files are
-    HDF5 and need h5py (``pip install 'fastnn[hdf5]'``); older ones need SciPy (``[mat]``).
+    HDF5 and need h5py (``pip install 'fastnn[hdf5]'``); older ones are read by SciPy.
     """
     path = Path(path)
     if (x_test is None) != (y_test is None):

@@ -9,6 +9,11 @@ while each sample's convolution output is in cache.
 Layers know nothing of this. A step reads its layers' parameters, calls the fused kernel and
 writes the layers' gradients; :class:`Single` runs any other layer on its own.
 
+Every convolution runs in a :class:`ConvStep`, which asks the backend once per per-sample input
+shape (so ``predict`` on any batch size reuses it) which algorithm the forward and the backward
+pass use (``conv2d_algorithm``: direct, gemm or im2col, see ``fastnn.kernels.numba.conv``),
+passes it to every kernel call and shows it in the plan.
+
     >>> print(model.plan)        # one line per kernel call
 """
 
@@ -18,7 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .backend import ops
+from .backend import get_backend, ops
 from .layers import BatchNorm2D, Conv2D, Dense, Layer, MaxPool2D, ReLU
 
 
@@ -38,6 +43,11 @@ class Step:
 
     def describe(self) -> str:
         return " + ".join(type(layer).__name__ for layer in self.layers)
+
+    @property
+    def label(self) -> str:
+        """The kernel call as the plan shows it."""
+        return self.kernel
 
 
 class Single(Step):
@@ -70,24 +80,69 @@ class DenseReLU(Step):
         return dx
 
 
-class ConvReLU(Step):
-    kernel = "conv2d_forward(relu=True)"
+class ConvStep(Step):
+    """A step that starts with a Conv2D: it chooses the convolution algorithm per input shape."""
+
+    def __init__(self, *layers: Layer) -> None:
+        super().__init__(*layers)
+        self.chosen: dict[tuple, tuple[str, str]] = {}
+        self.algorithm: tuple[str, str] | None = None
+
+    def choose(self, sample_shape: tuple[int, ...]) -> tuple[str, str]:
+        """The (forward, backward) algorithms for inputs of this per-sample shape (C, H, W):
+        chosen on the first sight of the shape with the current backend, then kept."""
+        conv = self.layers[0]
+        key = (get_backend(), tuple(sample_shape), conv.params["w"].shape, conv.stride,
+               conv.padding)
+        if key not in self.chosen:
+            self.chosen[key] = ops.conv2d_algorithm((1, *sample_shape), conv.params["w"].shape,
+                                                    conv.stride, conv.padding)
+        self.algorithm = self.chosen[key]
+        return self.algorithm
+
+    @property
+    def label(self) -> str:
+        """The kernel and its forward/backward algorithms ("?" until chosen)."""
+        forward, backward = self.algorithm or ("?", "?")
+        return f"{self.kernel}: {forward}/{backward}"
+
+
+class Conv(ConvStep):
+    kernel = "conv2d"
+
+    def forward(self, x, training):
+        conv = self.layers[0]
+        self.x = x
+        return ops.conv2d_forward(x, conv.params["w"], conv.params["b"], conv.stride,
+                                  conv.padding, algorithm=self.choose(x.shape[1:]))
+
+    def backward(self, dy):
+        conv = self.layers[0]
+        dx, conv.grads["w"], conv.grads["b"] = ops.conv2d_backward(
+            dy, self.x, conv.params["w"], conv.stride, conv.padding, conv.input_grad,
+            algorithm=self.choose(self.x.shape[1:]))
+        return dx
+
+
+class ConvReLU(ConvStep):
+    kernel = "conv2d(relu=True)"
 
     def forward(self, x, training):
         conv = self.layers[0]
         self.x = x
         self.y = ops.conv2d_forward(x, conv.params["w"], conv.params["b"], conv.stride,
-                                    conv.padding, relu=True)
+                                    conv.padding, relu=True, algorithm=self.choose(x.shape[1:]))
         return self.y
 
     def backward(self, dy):
         conv = self.layers[0]
         dx, conv.grads["w"], conv.grads["b"] = ops.conv2d_backward(
-            dy, self.x, conv.params["w"], conv.stride, conv.padding, conv.input_grad, self.y)
+            dy, self.x, conv.params["w"], conv.stride, conv.padding, conv.input_grad, self.y,
+            algorithm=self.choose(self.x.shape[1:]))
         return dx
 
 
-class ConvReLUMaxPool(Step):
+class ConvReLUMaxPool(ConvStep):
     kernel = "conv2d_relu_maxpool"
 
     def forward(self, x, training):
@@ -95,18 +150,18 @@ class ConvReLUMaxPool(Step):
         self.x = x
         self.y, self.argmax = ops.conv2d_relu_maxpool_forward(
             x, conv.params["w"], conv.params["b"], conv.stride, conv.padding, pool.size,
-            pool.stride)
+            pool.stride, algorithm=self.choose(x.shape[1:]))
         return self.y
 
     def backward(self, dy):
         conv = self.layers[0]
         dx, conv.grads["w"], conv.grads["b"] = ops.conv2d_relu_maxpool_backward(
             dy, self.y, self.argmax, self.x, conv.params["w"], conv.stride, conv.padding,
-            conv.input_grad)
+            conv.input_grad, algorithm=self.choose(self.x.shape[1:]))
         return dx
 
 
-class ConvReLUBatchNorm(Step):
+class ConvReLUBatchNorm(ConvStep):
     kernel = "conv2d_relu_batchnorm"
 
     def forward(self, x, training):
@@ -117,7 +172,7 @@ class ConvReLUBatchNorm(Step):
         self.x = x
         out, self.y, self.mean, self.var = ops.conv2d_relu_batchnorm_forward(
             x, conv.params["w"], conv.params["b"], bn.params["gamma"], bn.params["beta"],
-            conv.stride, conv.padding, bn.eps, **running)
+            conv.stride, conv.padding, bn.eps, **running, algorithm=self.choose(x.shape[1:]))
         if training:
             bn.update_running(self.mean, self.var, self.y.size // self.y.shape[1])
         return out
@@ -129,7 +184,8 @@ class ConvReLUBatchNorm(Step):
         dx, conv.grads["w"], conv.grads["b"], bn.grads["gamma"], bn.grads["beta"] = (
             ops.conv2d_relu_batchnorm_backward(
                 dy, self.y, self.x, conv.params["w"], bn.params["gamma"], self.mean, self.var,
-                conv.stride, conv.padding, bn.eps, conv.input_grad))
+                conv.stride, conv.padding, bn.eps, conv.input_grad,
+                algorithm=self.choose(self.x.shape[1:])))
         return dx
 
 
@@ -138,6 +194,7 @@ PATTERNS: tuple[tuple[tuple[type[Layer], ...], type[Step]], ...] = (
     ((Conv2D, ReLU, BatchNorm2D), ConvReLUBatchNorm),
     ((Conv2D, ReLU), ConvReLU),
     ((Dense, ReLU), DenseReLU),
+    ((Conv2D,), Conv),
 )
 """Layer sequences and the step that runs them; the first (longest) match wins."""
 
@@ -154,7 +211,7 @@ class Plan(list):
         for start, step in zip(self.first_index, self):
             end = start + len(step.layers) - 1
             where = f"{start}" if end == start else f"{start}-{end}"
-            lines.append(f"{where:>7}  {step.describe():<32} {step.kernel}")
+            lines.append(f"{where:>7}  {step.describe():<32} {step.label}")
         return "\n".join(["layers   step                             kernel", *lines])
 
 

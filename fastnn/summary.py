@@ -69,9 +69,13 @@ def summary_table(model, input_shape: Sequence[int] | None = None) -> Summary:
     shape = tuple(int(d) for d in input_shape) if input_shape is not None else \
         _default_input(model)
     known = shape is not None
-    kernel = {}
+    kernel, step_input = {}, shape
     for start, step in zip(model.plan.first_index, model.plan):
-        kernel[start] = step.kernel
+        if step_input is not None and hasattr(step, "choose"):  # a convolution's algorithm
+            step.choose(step_input)
+        for layer in step.layers:
+            step_input = None if step_input is None else layer.output_shape(step_input)
+        kernel[start] = step.label
         for j in range(1, len(step.layers)):
             kernel[start + j] = "  (same call)"
     rows, total_params, total_flops, buffers = [], 0, 0, 0

@@ -427,3 +427,24 @@ def affine_warp_args(x, theta, fill, cval):
     if fill not in FILL_MODES:
         raise ValueError(f"fill must be one of {', '.join(FILL_MODES)}, got {fill!r}")
     return x, theta, FILL_MODES.index(fill), number("cval", cval, -np.inf)
+
+
+CONV_ALGORITHMS = ("direct", "gemm", "im2col")
+"""The Numba backend's convolution algorithms (kernels/numba/conv.py says when each is used)."""
+
+
+def conv_algorithm_arg(algorithm, stride, allowed=CONV_ALGORITHMS):
+    """None (the kernel chooses) or a (forward, backward) pair of algorithm names that can run
+    a convolution of this stride."""
+    if algorithm is None:
+        return None
+    if (not isinstance(algorithm, tuple) or len(algorithm) != 2
+            or not all(isinstance(a, str) for a in algorithm)):
+        raise ValueError(f"algorithm must be None or a (forward, backward) pair of names, got "
+                         f"{algorithm!r}")
+    for part, name in zip(("forward", "backward"), algorithm):
+        if name not in allowed:
+            raise ValueError(f"algorithm: {part} {name!r} is not one of {', '.join(allowed)}")
+        if name in ("direct", "gemm") and stride != 1:
+            raise ValueError(f"algorithm: {part} {name!r} needs stride 1, got stride {stride}")
+    return algorithm

@@ -30,7 +30,7 @@ def find_data_root(env: dict | None = None) -> Path:
     that need MNIST skip, and the message says how to get it."""
     env = os.environ if env is None else env
     if env.get("FASTNN_DATA"):
-        root = Path(env["FASTNN_DATA"])
+        root = Path(env["FASTNN_DATA"]).resolve()  # tests may change directory
         if not has_mnist(root):
             pytest.fail(f"FASTNN_DATA={root}, but {root / 'mnist'} does not hold the four MNIST "
                         f"files; {GET_MNIST}", pytrace=False)

@@ -12,6 +12,7 @@ from .activations import (
 )
 from .augment import affine_warp
 from .conv import (
+    conv2d_algorithm,
     conv2d_backward,
     conv2d_forward,
     conv2d_relu_batchnorm_backward,
@@ -41,7 +42,8 @@ from .pool import (
 __all__ = [
     "adam_update", "adam_update_many", "affine_warp", "avgpool2d_backward", "avgpool2d_forward",
     "batchnorm_backward", "batchnorm_forward", "batchnorm_stats",
-    "binary_cross_entropy_with_logits", "col2im", "conv2d_backward", "conv2d_forward",
+    "binary_cross_entropy_with_logits", "col2im", "conv2d_algorithm", "conv2d_backward",
+    "conv2d_forward",
     "conv2d_relu_batchnorm_backward", "conv2d_relu_batchnorm_forward",
     "conv2d_relu_maxpool_backward", "conv2d_relu_maxpool_forward", "dense_backward",
     "dense_forward", "global_avgpool2d_backward", "global_avgpool2d_forward", "im2col",

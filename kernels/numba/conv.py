@@ -1,8 +1,25 @@
-"""The public convolution kernels: each picks its algorithm and applies fused epilogues.
+"""The public convolution kernels: the algorithm per layer shape, and the fused epilogues.
 
-Stride 1 runs the direct "wide" kernels (:mod:`.direct`); other strides go through per-sample
-im2col (:mod:`.im2col`). The fused variants do the work of the layers after the convolution
-in the same pass over its output: Conv2D + ReLU + MaxPool2D and Conv2D + ReLU + BatchNorm2D.
+:func:`conv2d_algorithm` picks, from the shapes alone, the algorithm of the forward pass and
+that of the backward pass (the input and the weight gradient come from one pass per sample
+that shares the unrolled input and the output gradient, so they are chosen together):
+
+- ``direct`` (:mod:`.direct`), stride 1 with few channels: works on the image itself, no
+  copies; it wins while F*C is small (the MNIST CNN, LeNet-5, a first layer on RGB).
+- ``gemm`` (:mod:`.gemm`), stride 1 with many channels: the same wide layout unrolled into an
+  im2col matrix, and one BLAS GEMM per sample on each Numba thread.
+- ``im2col`` (:mod:`.im2col`), other strides: per-sample im2col and Numba loops.
+
+The switch points were measured on the 2-core AVX-512 machine (``python bench/conv_layers.py``,
+figures in the README): the GEMM backward pass is faster from F*C = 2048 (1.3-2.2x at 32-128
+channels); its forward pass from F*C = 2048 on outputs of at most 16x16, but at 32x32 the
+direct kernel keeps pace up to 64 x 64 channels. The choice is a rule, not a timing taken at
+run time, so that a seeded run gives the same bits every time.
+
+Each kernel takes ``algorithm`` (forward, backward), or None to apply the rule here; a model
+chooses once per layer shape and shows it in its plan (:mod:`fastnn.fusion`). The fused
+variants (Conv2D + ReLU + MaxPool2D, Conv2D + ReLU + BatchNorm2D) run their epilogues inside
+the direct and GEMM kernels; im2col composes the separate kernels.
 """
 
 from __future__ import annotations
@@ -16,20 +33,49 @@ from .im2col import im2col_conv_backward, im2col_conv_forward
 from .norm import batchnorm_backward, batchnorm_backward_coefs, batchnorm_forward, batchnorm_stats
 from .pool import maxpool2d_backward, maxpool2d_forward
 
+GEMM_CHANNELS = 2048
+"""F*C (filters times input channels) from which a stride-1 convolution runs as GEMMs."""
+GEMM_FORWARD_PIXELS = 256
+"""... its forward pass only on outputs of at most this many pixels, or from 4x the F*C."""
+
+
+def conv2d_algorithm(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: int = 1,
+                     padding: int = 0) -> tuple[str, str]:
+    """The (forward, backward) algorithms for x (N, C, H, W) and w (F, C, KH, KW): "direct" or
+    "gemm" at stride 1, "im2col" otherwise (see the module's docstring)."""
+    x_shape, w_shape = c.shape4("x_shape", x_shape), c.shape4("w_shape", w_shape)
+    stride = c.integer("stride", stride, 1)
+    padding = c.integer("padding", padding, 0)
+    if stride != 1:
+        return "im2col", "im2col"
+    f, ch, kh, kw = w_shape
+    oh, ow = c.window_args(x_shape, kh, kw, stride, padding)[4:]
+    wide = f * ch >= GEMM_CHANNELS
+    forward = wide and (oh * ow <= GEMM_FORWARD_PIXELS or f * ch >= 4 * GEMM_CHANNELS)
+    return ("gemm" if forward else "direct"), ("gemm" if wide else "direct")
+
+
+def _choose(algorithm, x, w, stride, padding) -> tuple[str, str]:
+    algorithm = c.conv_algorithm_arg(algorithm, stride)
+    return conv2d_algorithm(x.shape, w.shape, stride, padding) if algorithm is None else algorithm
+
 
 def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1,
-                   padding: int = 0, relu: bool = False) -> np.ndarray:
+                   padding: int = 0, relu: bool = False,
+                   algorithm: tuple[str, str] | None = None) -> np.ndarray:
     """Cross-correlation (as in PyTorch) with zero padding: x (N, C, H, W), w (F, C, KH, KW),
-    b (F,) -> y (N, F, OH, OW), or its ReLU."""
+    b (F,) -> y (N, F, OH, OW), or its ReLU. ``algorithm``: see :func:`conv2d_algorithm`."""
     x, w, b, stride, padding = c.conv2d_args(x, w, b, stride, padding)
-    if stride == 1:
-        return direct.conv_forward(x, w, b, padding, bool(relu))
-    return im2col_conv_forward(x, w, b, stride, padding, bool(relu))
+    alg = _choose(algorithm, x, w, stride, padding)[0]
+    if alg == "im2col":
+        return im2col_conv_forward(x, w, b, stride, padding, bool(relu))
+    return direct.conv_forward(x, w, b, padding, bool(relu), algorithm=alg)
 
 
 def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, stride: int = 1,
                     padding: int = 0, input_grad: bool = True,
-                    relu_output: np.ndarray | None = None):
+                    relu_output: np.ndarray | None = None,
+                    algorithm: tuple[str, str] | None = None):
     """dy (N, F, OH, OW) -> dx (N, C, H, W) or None without input_grad, dw, db.
 
     With ``relu_output`` (the output of a ReLU fused into this layer), dy is first gated by
@@ -37,8 +83,9 @@ def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, stride: int = 
     """
     dy, x, w, stride, padding = c.conv2d_backward_args(dy, x, w, stride, padding)
     relu_output = c.relu_output_arg(relu_output, dy)
-    if stride == 1:
-        return direct.conv_backward(dy, x, w, padding, input_grad, relu_output)
+    alg = _choose(algorithm, x, w, stride, padding)[1]
+    if alg != "im2col":
+        return direct.conv_backward(dy, x, w, padding, input_grad, relu_output, algorithm=alg)
     if relu_output is not None:
         dy = relu_backward(dy, relu_output)
     return im2col_conv_backward(dy, x, w, stride, padding, input_grad)
@@ -46,7 +93,8 @@ def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, stride: int = 
 
 def conv2d_relu_maxpool_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1,
                                 padding: int = 0, pool_size: int = 2,
-                                pool_stride: int | None = None):
+                                pool_stride: int | None = None,
+                                algorithm: tuple[str, str] | None = None):
     """Conv2D, ReLU and MaxPool2D in one call: y (N, F, PH, PW) and argmax into the conv
     output's (OH, OW) planes, as maxpool2d_forward on relu(conv2d_forward(x, w, b)).
 
@@ -55,15 +103,17 @@ def conv2d_relu_maxpool_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, str
     """
     x, w, b, stride, padding, pool_size, pool_stride = c.conv_pool_args(
         x, w, b, stride, padding, pool_size, pool_stride)
-    if stride != 1:
-        return maxpool2d_forward(conv2d_forward(x, w, b, stride, padding, relu=True), pool_size,
+    alg = _choose(algorithm, x, w, stride, padding)[0]
+    if alg == "im2col":
+        return maxpool2d_forward(im2col_conv_forward(x, w, b, stride, padding, True), pool_size,
                                  pool_stride)
-    return direct.conv_relu_pool_forward(x, w, b, padding, pool_size, pool_stride)
+    return direct.conv_relu_pool_forward(x, w, b, padding, pool_size, pool_stride, alg)
 
 
 def conv2d_relu_maxpool_backward(dy: np.ndarray, y: np.ndarray, argmax: np.ndarray,
                                  x: np.ndarray, w: np.ndarray, stride: int = 1, padding: int = 0,
-                                 input_grad: bool = True):
+                                 input_grad: bool = True,
+                                 algorithm: tuple[str, str] | None = None):
     """dy (N, F, PH, PW) on the pooled output y -> dx (or None), dw, db.
 
     The ReLU passes a window's gradient where its maximum y is > 0; the pool routes it to the
@@ -71,40 +121,43 @@ def conv2d_relu_maxpool_backward(dy: np.ndarray, y: np.ndarray, argmax: np.ndarr
     """
     dy, y, argmax, x, w, stride, padding, conv_shape = c.conv_pool_backward_args(
         dy, y, argmax, x, w, stride, padding)
-    if stride != 1:
+    alg = _choose(algorithm, x, w, stride, padding)[1]
+    if alg == "im2col":
         dconv = maxpool2d_backward(np.where(y > 0, dy, 0).astype(dy.dtype), argmax, conv_shape)
-        return conv2d_backward(dconv, x, w, stride, padding, input_grad)
+        return im2col_conv_backward(dconv, x, w, stride, padding, input_grad)
     return direct.conv_relu_pool_backward(dy, y, argmax, x, w, padding, conv_shape[2],
-                                          conv_shape[3], input_grad)
+                                          conv_shape[3], input_grad, alg)
 
 
 def conv2d_relu_batchnorm_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray,
                                   gamma: np.ndarray, beta: np.ndarray, stride: int = 1,
                                   padding: int = 0, eps: float = 1e-5,
-                                  mean: np.ndarray | None = None, var: np.ndarray | None = None):
+                                  mean: np.ndarray | None = None, var: np.ndarray | None = None,
+                                  algorithm: tuple[str, str] | None = None):
     """Conv2D, ReLU and BatchNorm2D: out (N, F, OH, OW), the ReLU's output y, and the mean and
     variance (F,) used. Without mean and var (training) they are y's batch statistics, with
     them (inference) the running statistics, and y is None.
 
-    Stride 1 gathers the statistics while each sample's output is in cache (training), or
-    applies the normalization there (inference), saving a pass over the activations.
+    Direct and GEMM gather the statistics while each sample's output is in cache (training),
+    or apply the normalization there (inference), saving a pass over the activations.
     """
     x, w, b, gamma, beta, stride, padding, eps, mean, var = c.conv_bn_args(
         x, w, b, gamma, beta, stride, padding, eps, mean, var)
+    alg = _choose(algorithm, x, w, stride, padding)[0]
     if mean is not None:
-        if stride == 1:
+        if alg != "im2col":
             a = gamma.astype(np.float64) / np.sqrt(var.astype(np.float64) + eps)
             shift = beta - a * mean
             out = direct.conv_forward(x, w, b, padding, True, a.astype(x.dtype),
-                                      shift.astype(x.dtype))
+                                      shift.astype(x.dtype), alg)
         else:
-            out = batchnorm_forward(conv2d_forward(x, w, b, stride, padding, True), gamma, beta,
-                                    mean, var, eps)
+            out = batchnorm_forward(im2col_conv_forward(x, w, b, stride, padding, True), gamma,
+                                    beta, mean, var, eps)
         return out, None, mean, var
-    if stride == 1:
-        y, mean, var = direct.conv_relu_stats_forward(x, w, b, padding)
+    if alg != "im2col":
+        y, mean, var = direct.conv_relu_stats_forward(x, w, b, padding, alg)
     else:
-        y = conv2d_forward(x, w, b, stride, padding, True)
+        y = im2col_conv_forward(x, w, b, stride, padding, True)
         mean, var = batchnorm_stats(y)
     return batchnorm_forward(y, gamma, beta, mean, var, eps), y, mean, var
 
@@ -112,13 +165,16 @@ def conv2d_relu_batchnorm_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray,
 def conv2d_relu_batchnorm_backward(dout: np.ndarray, y: np.ndarray, x: np.ndarray,
                                    w: np.ndarray, gamma: np.ndarray, mean: np.ndarray,
                                    var: np.ndarray, stride: int = 1, padding: int = 0,
-                                   eps: float = 1e-5, input_grad: bool = True):
+                                   eps: float = 1e-5, input_grad: bool = True,
+                                   algorithm: tuple[str, str] | None = None):
     """Backward of conv2d_relu_batchnorm_forward in training: dout (N, F, OH, OW) -> dx (or
     None), dw, db, dgamma, dbeta. y is the ReLU's output that the forward pass returned."""
     dout, y, x, w, gamma, mean, var, stride, padding, eps = c.conv_bn_backward_args(
         dout, y, x, w, gamma, mean, var, stride, padding, eps)
-    if stride != 1:
+    alg = _choose(algorithm, x, w, stride, padding)[1]
+    if alg == "im2col":
         dy, dgamma, dbeta = batchnorm_backward(dout, y, gamma, mean, var, eps)
-        return (*conv2d_backward(dy, x, w, stride, padding, input_grad, y), dgamma, dbeta)
+        dy = relu_backward(dy, y)
+        return (*im2col_conv_backward(dy, x, w, stride, padding, input_grad), dgamma, dbeta)
     k, dgamma, dbeta = batchnorm_backward_coefs(dout, y, gamma, mean, var, eps)
-    return (*direct.conv_backward(dout, x, w, padding, input_grad, y, k), dgamma, dbeta)
+    return (*direct.conv_backward(dout, x, w, padding, input_grad, y, k, alg), dgamma, dbeta)

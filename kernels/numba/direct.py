@@ -277,7 +277,18 @@ _NONE4 = np.zeros((1, 1, 1, 1), dtype=np.int64)  # an unused argmax
 _NO_SUMS = np.zeros((1, 1, 2))
 
 
-def _run_forward(x, w, b, padding, relu, scale, shift, stats, pool_size, pool_stride):
+def _kernels(algorithm):
+    """The (forward, backward) kernels of ``algorithm``: "direct" (this module) or "gemm"
+    (:mod:`.gemm`, built on this module's epilogues and prologues)."""
+    if algorithm == "gemm":
+        from . import gemm
+
+        return gemm.forward, gemm.backward
+    return _forward, _backward
+
+
+def _run_forward(x, w, b, padding, relu, scale, shift, stats, pool_size, pool_stride,
+                 algorithm="direct"):
     xp = pad(x, padding)
     n, _, h, wd = xp.shape
     f, _, kh, kw = w.shape
@@ -290,21 +301,24 @@ def _run_forward(x, w, b, padding, relu, scale, shift, stats, pool_size, pool_st
     argmax = np.empty(shape, dtype=np.int64) if pool_size else _NONE4
     sums = np.empty((n, f, 2)) if stats else _NO_SUMS
     one, zero = np.ones(f, dtype=x.dtype), np.zeros(f, dtype=x.dtype)
-    _forward(xp, w.reshape(f, -1), b, kh, kw, oh, ow, relu,
-             one if scale is None else scale, zero if shift is None else shift, stats,
-             pool_size, pool_stride, y, argmax, sums)
+    _kernels(algorithm)[0](xp, w.reshape(f, -1), b, kh, kw, oh, ow, relu,
+                           one if scale is None else scale, zero if shift is None else shift,
+                           stats, pool_size, pool_stride, y, argmax, sums)
     return y, argmax, sums
 
 
-def conv_forward(x, w, b, padding, relu, scale=None, shift=None) -> np.ndarray:
-    """y (N, F, OH, OW) = scale * conv(x) (or its ReLU) + shift, per channel when given."""
-    return _run_forward(x, w, b, padding, relu, scale, shift, False, 0, 0)[0]
+def conv_forward(x, w, b, padding, relu, scale=None, shift=None, algorithm="direct"):
+    """y (N, F, OH, OW) = scale * conv(x) (or its ReLU) + shift, per channel when given.
+
+    The entry points here take ``algorithm``, "direct" or "gemm": the two share the wide
+    layout and every epilogue and prologue, and differ in the per-sample core only."""
+    return _run_forward(x, w, b, padding, relu, scale, shift, False, 0, 0, algorithm)[0]
 
 
-def conv_relu_stats_forward(x, w, b, padding):
+def conv_relu_stats_forward(x, w, b, padding, algorithm="direct"):
     """y = relu(conv(x)) (N, F, OH, OW) and its per-channel mean and (biased) variance, summed
     in float64 in batch order."""
-    y, _, sums = _run_forward(x, w, b, padding, True, None, None, True, 0, 0)
+    y, _, sums = _run_forward(x, w, b, padding, True, None, None, True, 0, 0, algorithm)
     count = y.shape[0] * y.shape[2] * y.shape[3]
     total = sum_batch(sums)
     mean = total[:, 0] / count
@@ -312,14 +326,15 @@ def conv_relu_stats_forward(x, w, b, padding):
     return y, mean.astype(x.dtype), var.astype(x.dtype)
 
 
-def conv_relu_pool_forward(x, w, b, padding, pool_size, pool_stride):
+def conv_relu_pool_forward(x, w, b, padding, pool_size, pool_stride, algorithm="direct"):
     """relu(conv(x)) max-pooled: y (N, F, PH, PW) and argmax into the (OH, OW) planes."""
     y, argmax, _ = _run_forward(x, w, b, padding, True, None, None, False, pool_size,
-                                pool_stride)
+                                pool_stride, algorithm)
     return y, argmax
 
 
-def _run_backward(dy, x, w, padding, oh, ow, input_grad, mask, masked, k, y, argmax, pooled):
+def _run_backward(dy, x, w, padding, oh, ow, input_grad, mask, masked, k, y, argmax, pooled,
+                  algorithm="direct"):
     n, ch, h, wd = x.shape
     f, _, kh, kw = w.shape
     xp = pad(x, padding)
@@ -328,21 +343,23 @@ def _run_backward(dy, x, w, padding, oh, ow, input_grad, mask, masked, k, y, arg
     db_per = np.empty((n, f), dtype=np.float64)
     if k is None:
         k = np.ones(f, dtype=x.dtype), np.zeros(f, dtype=x.dtype), np.zeros(f, dtype=x.dtype)
-    _backward(dy, xp, w.reshape(f, -1), kh, kw, oh, ow, input_grad, mask, masked, *k, y, argmax,
-              pooled, dxp, dw_per, db_per)
+    _kernels(algorithm)[1](dy, xp, w.reshape(f, -1), kh, kw, oh, ow, input_grad, mask, masked,
+                           *k, y, argmax, pooled, dxp, dw_per, db_per)
     dx = crop(dxp, padding, h, wd) if input_grad else None
     return dx, sum_batch(dw_per).reshape(w.shape), sum_batch(db_per).astype(x.dtype)
 
 
-def conv_backward(dy, x, w, padding, input_grad, mask=None, k=None):
+def conv_backward(dy, x, w, padding, input_grad, mask=None, k=None, algorithm="direct"):
     """dx (or None), dw, db for dy (N, F, OH, OW) on the conv output, first turned into
     k1*dy + k2*mask + k3 per channel (k = (k1, k2, k3), default (1, 0, 0)) and gated by
     mask > 0 when a mask (a fused ReLU's output) is given."""
     masked = mask is not None
     return _run_backward(dy, x, w, padding, dy.shape[2], dy.shape[3], input_grad,
-                         mask if masked else dy, masked, k, dy, _NONE4, False)
+                         mask if masked else dy, masked, k, dy, _NONE4, False, algorithm)
 
 
-def conv_relu_pool_backward(dy, y, argmax, x, w, padding, oh, ow, input_grad):
+def conv_relu_pool_backward(dy, y, argmax, x, w, padding, oh, ow, input_grad,
+                            algorithm="direct"):
     """dx (or None), dw, db for dy (N, F, PH, PW) on conv_relu_pool_forward's output y."""
-    return _run_backward(dy, x, w, padding, oh, ow, input_grad, dy, False, None, y, argmax, True)
+    return _run_backward(dy, x, w, padding, oh, ow, input_grad, dy, False, None, y, argmax, True,
+                         algorithm)

@@ -1,0 +1,157 @@
+"""The convolution algorithms of the Numba backend (direct, gemm, im2col): each one forced on
+shapes of every kind against the reference, and the rule that picks one per layer shape."""
+
+import numpy as np
+import pytest
+from kernel_cases import CONV_CASES, DTYPES, close, conv_cases, conv_inputs
+
+import fastnn as fn
+from fastnn.kernels import numba as nk
+from fastnn.kernels import reference as rk
+from fastnn.kernels.geometry import out_size
+
+# random stride-1 geometries (odd sizes, padding 0-2, batch 1-3), and wide layers whose batch
+# is larger than the thread count, with channel counts on both sides of the switch point
+STRIDE1 = [case for case in CONV_CASES + conv_cases(5, 40) if case[7] == 1][:20]
+WIDE = [(5, 32, 64, 9, 7, 3, 3, 1, 1), (3, 64, 33, 5, 6, 3, 3, 1, 2), (1, 48, 40, 8, 8, 3, 3, 1, 0),
+        (4, 31, 66, 11, 10, 5, 3, 1, 1)]
+FORCED = [("gemm", "gemm"), ("im2col", "im2col"), ("direct", "gemm"), ("gemm", "direct")]
+TOL32 = dict(rtol=1e-3, atol=1e-3)
+
+
+def _tol(dtype):
+    return TOL32 if dtype == np.float32 else {}
+
+
+@pytest.mark.parametrize("algorithm", FORCED)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", STRIDE1 + WIDE)
+def test_forced_algorithm_matches_reference(case, dtype, algorithm):
+    p = case[8]
+    x, w, b = conv_inputs(case, dtype, 21)
+    w /= np.sqrt(w[0].size)
+    y = rk.conv2d_forward(x, w, b, 1, p, relu=True)
+    close(nk.conv2d_forward(x, w, b, 1, p, relu=True, algorithm=algorithm), y, dtype,
+          **_tol(dtype))
+    dy = np.random.default_rng(21).standard_normal(y.shape).astype(dtype)
+    want = rk.conv2d_backward(dy, x, w, 1, p, relu_output=y)
+    got = nk.conv2d_backward(dy, x, w, 1, p, relu_output=y, algorithm=algorithm)
+    for a, ref in zip(got, want):
+        close(a, ref, dtype, **_tol(dtype))
+    dx, dw, _ = nk.conv2d_backward(dy, x, w, 1, p, input_grad=False, algorithm=algorithm)
+    assert dx is None
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", [c for c in STRIDE1 + WIDE
+                                  if min(out_size(c[3], c[5], 1, c[8]),
+                                         out_size(c[4], c[6], 1, c[8])) >= 2][:12])
+def test_gemm_fused_pool_and_batchnorm_match_reference(case, dtype):
+    p, f = case[8], case[2]
+    x, w, b = conv_inputs(case, dtype, 22)
+    w /= np.sqrt(w[0].size)
+    gemm = ("gemm", "gemm")
+    y, arg = rk.conv2d_relu_maxpool_forward(x, w, b, 1, p, 2, 1)
+    y2, arg2 = nk.conv2d_relu_maxpool_forward(x, w, b, 1, p, 2, 1, algorithm=gemm)
+    close(y2, y, dtype, **_tol(dtype))
+    np.testing.assert_array_equal(arg2[y > 1e-3], arg[y > 1e-3])
+    dy = np.random.default_rng(22).standard_normal(y.shape).astype(dtype)
+    for a, ref in zip(nk.conv2d_relu_maxpool_backward(dy, y, arg, x, w, 1, p, algorithm=gemm),
+                      rk.conv2d_relu_maxpool_backward(dy, y, arg, x, w, 1, p)):
+        close(a, ref, dtype, **_tol(dtype))
+    if case[0] * out_size(case[3], case[5], 1, p) * out_size(case[4], case[6], 1, p) < 2:
+        return
+    rng = np.random.default_rng(23)
+    gamma, beta = (rng.random(f) + 0.5).astype(dtype), rng.standard_normal(f).astype(dtype)
+    want = rk.conv2d_relu_batchnorm_forward(x, w, b, gamma, beta, 1, p, 1e-3)
+    got = nk.conv2d_relu_batchnorm_forward(x, w, b, gamma, beta, 1, p, 1e-3, algorithm=gemm)
+    for a, ref in zip(got, want):
+        close(a, ref, dtype, rtol=3e-3 if dtype == np.float32 else 1e-9,
+              atol=3e-3 if dtype == np.float32 else 1e-9)
+    out, yb, mean, var = want
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    for a, ref in zip(nk.conv2d_relu_batchnorm_backward(dout, yb, x, w, gamma, mean, var, 1, p,
+                                                        1e-3, algorithm=gemm),
+                      rk.conv2d_relu_batchnorm_backward(dout, yb, x, w, gamma, mean, var, 1, p,
+                                                        1e-3)):
+        close(a, ref, dtype, rtol=3e-3 if dtype == np.float32 else 1e-8,
+              atol=3e-3 if dtype == np.float32 else 1e-8)
+    rm, rv = rng.standard_normal(f).astype(dtype), (rng.random(f) + 0.5).astype(dtype)
+    close(nk.conv2d_relu_batchnorm_forward(x, w, b, gamma, beta, 1, p, 1e-3, rm, rv,
+                                           algorithm=gemm)[0],
+          rk.conv2d_relu_batchnorm_forward(x, w, b, gamma, beta, 1, p, 1e-3, rm, rv)[0], dtype,
+          **_tol(dtype))
+
+
+def test_gemm_backward_against_finite_differences():
+    rng = np.random.default_rng(24)
+    x, w, b = rng.standard_normal((3, 5, 6, 7)), rng.standard_normal((4, 5, 3, 3)), rng.random(4)
+    r = rng.standard_normal((3, 4, 6, 7))
+
+    def loss():
+        return np.sum(nk.conv2d_forward(x, w, b, 1, 1, algorithm=("gemm", "gemm")) * r)
+
+    got = nk.conv2d_backward(r, x, w, 1, 1, algorithm=("gemm", "gemm"))
+    for grad, arg in zip(got, (x, w, b)):
+        np.testing.assert_allclose(grad, fn.numeric_gradient(loss, arg), rtol=1e-6, atol=1e-8)
+
+
+def test_gemm_leaves_blas_thread_counts_as_they_were():
+    from threadpoolctl import threadpool_info
+
+    x = np.ones((2, 64, 6, 6), np.float32)
+    w = np.ones((64, 64, 3, 3), np.float32)
+    nk.conv2d_forward(x, w, np.zeros(64, np.float32), 1, 1, algorithm=("gemm", "gemm"))
+    before = {i["filepath"]: i["num_threads"] for i in threadpool_info()}
+    nk.conv2d_forward(x, w, np.zeros(64, np.float32), 1, 1, algorithm=("gemm", "gemm"))
+    assert {i["filepath"]: i["num_threads"] for i in threadpool_info()} == before
+
+
+@pytest.mark.parametrize("x_shape,w_shape,stride,want", [
+    ((1, 8, 24, 24), (8, 8, 5, 5), 1, ("direct", "direct")),      # MNIST CNN
+    ((1, 3, 64, 64), (32, 3, 3, 3), 1, ("direct", "direct")),     # a first layer on RGB
+    ((1, 32, 32, 32), (63, 32, 3, 3), 1, ("direct", "direct")),   # just below F*C = 2048
+    ((1, 32, 32, 32), (64, 32, 3, 3), 1, ("direct", "gemm")),     # at it, 32x32 output
+    ((1, 32, 16, 16), (64, 32, 3, 3), 1, ("gemm", "gemm")),       # at it, 16x16 output
+    ((1, 32, 17, 16), (64, 32, 3, 3), 1, ("direct", "gemm")),     # 17x16 > 256 pixels
+    ((1, 128, 32, 32), (64, 128, 3, 3), 1, ("gemm", "gemm")),     # 4x the F*C
+    ((1, 64, 16, 16), (128, 64, 3, 3), 2, ("im2col", "im2col")),  # stride 2
+])
+def test_rule_picks_by_shape(x_shape, w_shape, stride, want):
+    assert nk.conv2d_algorithm(x_shape, w_shape, stride, 1 if stride == 1 else 0) == want
+    assert rk.conv2d_algorithm(x_shape, w_shape, stride) == ("reference", "reference")
+
+
+@pytest.mark.parametrize("k", [nk, rk])
+@pytest.mark.parametrize("algorithm,match", [
+    ("gemm", "pair"), (("gemm",), "pair"), (("gemm", "fast"), "backward 'fast'"),
+    (("winograd", "gemm"), "forward 'winograd'")])
+def test_bad_algorithm_is_named(k, algorithm, match):
+    x, w, b = np.ones((1, 2, 5, 5)), np.ones((3, 2, 3, 3)), np.zeros(3)
+    with pytest.raises(ValueError, match=match):
+        k.conv2d_forward(x, w, b, algorithm=algorithm)
+
+
+def test_direct_and_gemm_need_stride_1():
+    x, w, b = np.ones((1, 2, 5, 5)), np.ones((3, 2, 3, 3)), np.zeros(3)
+    with pytest.raises(ValueError, match="'gemm' needs stride 1, got stride 2"):
+        nk.conv2d_forward(x, w, b, 2, algorithm=("gemm", "gemm"))
+
+
+def test_model_plan_shows_the_choice_and_predict_reuses_it():
+    model = fn.Sequential([fn.Conv2D(3, 32, 3, padding=1), fn.ReLU(), fn.MaxPool2D(2),
+                           fn.Conv2D(32, 64, 3, padding=1), fn.ReLU(), fn.BatchNorm2D(64),
+                           fn.Conv2D(64, 8, 3, stride=2), fn.Flatten(), fn.Dense(8 * 3 * 3, 2)])
+    assert ": ?/?" in str(model.plan)
+    x = np.random.default_rng(0).random((3, 3, 14, 14)).astype(np.float32)
+    model.predict(x)
+    lines = str(model.plan).splitlines()
+    assert ": direct/direct" in lines[1]
+    assert ": gemm/gemm" in lines[2]
+    assert ": im2col/im2col" in lines[3]
+    chosen = [dict(step.chosen) for step in model.plan if hasattr(step, "chosen")]
+    model.predict(x[:1])  # another batch size: the same per-sample shape, nothing new chosen
+    assert chosen == [dict(step.chosen) for step in model.plan if hasattr(step, "chosen")]
+    fused = model.predict(x)
+    np.testing.assert_allclose(fused, fn.Sequential(model.layers, fuse=False).predict(x),
+                               rtol=1e-4, atol=1e-5)
