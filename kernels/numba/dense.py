@@ -1,4 +1,10 @@
-"""Dense layers: y = x @ w.T + b and its gradients, parallel over rows."""
+"""Dense layers: y = x @ w.T + b and its gradients, parallel over rows.
+
+The backward pass of a large layer (w of at least ``GEMM_WEIGHTS`` entries, SimpleVGGNet's
+8192 -> 512) runs as BLAS GEMMs instead: the row loops read all of w once per sample for dx,
+and measured 10.3 ms against 1.4 ms at batch 32. The GEMMs are cut into a fixed number of
+blocks of rows, not one per thread, so the results do not depend on the thread count.
+"""
 
 from __future__ import annotations
 
@@ -68,6 +74,28 @@ def _dense_backward(dy, x, w, dx, dw, db):
         db[o] = acc
 
 
+GEMM_WEIGHTS = 1 << 20
+GEMM_BLOCKS = 4
+
+
+@njit(cache=True, parallel=True)
+def _dense_backward_gemm(dy, x, w, dx, dw, db, blocks):
+    n, m = dy.shape
+    dyt = np.ascontiguousarray(dy.T)
+    for blk in prange(blocks):
+        i0, i1 = blk * n // blocks, (blk + 1) * n // blocks
+        o0, o1 = blk * m // blocks, (blk + 1) * m // blocks
+        if i1 > i0:
+            np.dot(dy[i0:i1], w, dx[i0:i1])
+        if o1 > o0:
+            np.dot(dyt[o0:o1], x, dw[o0:o1])
+    for o in range(m):
+        acc = 0.0
+        for i in range(n):
+            acc += dyt[o, i]
+        db[o] = acc
+
+
 def dense_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, relu: bool = False) -> np.ndarray:
     """x (N, in), w (out, in), b (out,) -> y (N, out) = x @ w.T + b, or its ReLU."""
     x, w, b = c.dense_args(x, w, b)
@@ -90,6 +118,12 @@ def dense_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray,
     dx = np.empty_like(x)
     dw = np.empty_like(w)
     db = np.empty(w.shape[0], dtype=x.dtype)
-    _dense_backward(dy, x, w, dx, dw, db)
+    if w.size >= GEMM_WEIGHTS and x.shape[0]:
+        from .gemm import single_threaded_blas
+
+        with single_threaded_blas():
+            _dense_backward_gemm(dy, x, w, dx, dw, db, GEMM_BLOCKS)
+    else:
+        _dense_backward(dy, x, w, dx, dw, db)
     return dx, dw, db
 

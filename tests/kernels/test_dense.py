@@ -9,10 +9,12 @@ from fastnn.kernels import reference as rk
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n,i,o", [(1, 1, 1), (3, 7, 5), (32, 800, 128), (32, 128, 10)])
+# the last three have w of >= 2**20 entries: their backward pass runs as BLAS GEMMs
+@pytest.mark.parametrize("n,i,o", [(1, 1, 1), (3, 7, 5), (32, 800, 128), (32, 128, 10),
+                                   (32, 8192, 128), (3, 1024, 1025), (1, 2048, 600)])
 def test_dense(n, i, o, dtype):
     rng = np.random.default_rng(5)
-    x = rng.standard_normal((n, i)).astype(dtype)
+    x = (rng.standard_normal((n, i)) / np.sqrt(i)).astype(dtype)  # outputs of order 1
     w = rng.standard_normal((o, i)).astype(dtype)
     b = rng.standard_normal(o).astype(dtype)
     y = rk.dense_forward(x, w, b)

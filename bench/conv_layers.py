@@ -1,0 +1,96 @@
+"""Per-layer profile of a training step: each step of a zoo network's plan timed forward and
+backward at batch 32, with GFLOP/s (direct-convolution FLOPs) and the share of the measured
+matmul peak; for every convolution also each algorithm of the Numba backend, so the switch
+points in kernels/numba/conv.py can be checked on this machine.
+
+    python bench/conv_layers.py                      # SimpleVGGNet
+    python bench/conv_layers.py --network cifar-cnn
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+import fastnn as fn
+from fastnn import zoo
+from fastnn.benchmarks import format_table, time_call
+
+ALGORITHMS = ("direct", "gemm")
+
+
+def _force(step, sample_shape, pair):
+    """Makes a convolution step run ``pair`` (forward, backward) on this input shape."""
+    step.choose(sample_shape)
+    for key in step.chosen:
+        step.chosen[key] = pair
+    step.algorithm = pair
+
+
+def profile(name: str, batch: int, budget: float) -> tuple[list[dict], float]:
+    net = next(n for n in zoo.ZOO if n.name == name)
+    model = net.build()
+    rng = np.random.default_rng(0)
+    x = rng.random((batch, *net.input_shape), dtype=np.float32)
+    model.predict(x[:1])  # allocate the parameters, choose the algorithms
+    per_layer = zoo.layer_flops(model, net.input_shape)
+    peak = zoo.matmul_peak()
+    rows, h = [], x
+    for start, step in zip(model.plan.first_index, model.plan):
+        f = batch * sum(per_layer[start : start + len(step.layers)])
+        first = start == 0
+        out = step.forward(h, True)
+        dy = rng.standard_normal(out.shape).astype(np.float32)
+        row = {"layers": f"{start}-{start + len(step.layers) - 1}", "step": step.describe(),
+               "input": "x".join(map(str, h.shape[1:]))}
+
+        def run(h=h, step=step, dy=dy):
+            return (time_call(lambda: step.forward(h, True), budget),
+                    time_call(lambda: (step.forward(h, True), step.backward(dy)), budget))
+
+        chosen = getattr(step, "algorithm", None)
+        if chosen:
+            times = {}
+            for a in ALGORITHMS:
+                _force(step, h.shape[1:], (a, a))
+                fwd, both = run()
+                times[a] = fwd, both - fwd
+            _force(step, h.shape[1:], chosen)
+            fwd, bwd = times[chosen[0]][0], times[chosen[1]][1]
+            row |= {"algorithm": "/".join(chosen),
+                    "fwd direct": times["direct"][0], "fwd gemm": times["gemm"][0],
+                    "bwd direct": times["direct"][1], "bwd gemm": times["gemm"][1]}
+        else:
+            fwd, both = run()
+            bwd = both - fwd
+        row |= {"forward": fwd, "backward": bwd}
+        if f:
+            bwd_flops = f if first else 2 * f
+            row |= {"fwd GFLOP/s": f / fwd / 1e9, "fwd % of peak": 100 * f / fwd / 1e9 / peak,
+                    "bwd GFLOP/s": bwd_flops / bwd / 1e9,
+                    "bwd % of peak": 100 * bwd_flops / bwd / 1e9 / peak}
+        rows.append(row)
+        h = out
+    total = {"layers": "all", "step": "", "forward": sum(r["forward"] for r in rows),
+             "backward": sum(r["backward"] for r in rows)}
+    return [*rows, total], peak
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--network", default="simple-vgg", choices=[n.name for n in zoo.ZOO])
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--budget", type=float, default=0.6, help="seconds per timing")
+    args = parser.parse_args()
+    fn.retain_freed_memory()
+    rows, peak = profile(args.network, args.batch, args.budget)
+    print(f"{args.network}, batch {args.batch}; matmul peak {peak:.0f} GFLOP/s; "
+          "times per call, the chosen algorithm's in forward/backward")
+    print(format_table(rows, ["layers", "step", "input", "algorithm", "forward", "backward",
+                              "fwd GFLOP/s", "fwd % of peak", "bwd GFLOP/s", "bwd % of peak",
+                              "fwd direct", "fwd gemm", "bwd direct", "bwd gemm"]))
+
+
+if __name__ == "__main__":
+    main()
