@@ -108,7 +108,7 @@ class ConvStep(Step):
 
 
 class Conv(ConvStep):
-    kernel = "conv2d"
+    kernel = "conv2d_forward"
 
     def forward(self, x, training):
         conv = self.layers[0]
@@ -125,7 +125,7 @@ class Conv(ConvStep):
 
 
 class ConvReLU(ConvStep):
-    kernel = "conv2d(relu=True)"
+    kernel = "conv2d_forward(relu=True)"
 
     def forward(self, x, training):
         conv = self.layers[0]
