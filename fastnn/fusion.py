@@ -88,7 +88,7 @@ class ConvStep(Step):
         self.chosen: dict[tuple, tuple[str, str]] = {}
         self.algorithm: tuple[str, str] | None = None
 
-    def choose(self, sample_shape: tuple[int, ...]) -> tuple[str, str]:
+    def lookup(self, sample_shape: tuple[int, ...]) -> tuple[str, str]:
         """The (forward, backward) algorithms for inputs of this per-sample shape (C, H, W):
         chosen on the first sight of the shape with the current backend, then kept."""
         conv = self.layers[0]
@@ -97,14 +97,20 @@ class ConvStep(Step):
         if key not in self.chosen:
             self.chosen[key] = ops.conv2d_algorithm((1, *sample_shape), conv.params["w"].shape,
                                                     conv.stride, conv.padding)
-        self.algorithm = self.chosen[key]
+        return self.chosen[key]
+
+    def choose(self, sample_shape: tuple[int, ...]) -> tuple[str, str]:
+        """:meth:`lookup`, remembered as the algorithm the plan shows (the last one run)."""
+        self.algorithm = self.lookup(sample_shape)
         return self.algorithm
 
     @property
     def label(self) -> str:
-        """The kernel and its forward/backward algorithms ("?" until chosen)."""
-        forward, backward = self.algorithm or ("?", "?")
-        return f"{self.kernel}: {forward}/{backward}"
+        """The kernel and its forward/backward algorithms ("?" until it first runs)."""
+        return self.label_for(self.algorithm or ("?", "?"))
+
+    def label_for(self, algorithm: tuple[str, str]) -> str:
+        return f"{self.kernel}: {algorithm[0]}/{algorithm[1]}"
 
 
 class Conv(ConvStep):

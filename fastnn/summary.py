@@ -69,12 +69,8 @@ def summary_table(model, input_shape: Sequence[int] | None = None) -> Summary:
     shape = tuple(int(d) for d in input_shape) if input_shape is not None else \
         _default_input(model)
     known = shape is not None
-    kernel, step_input = {}, shape
-    for start, step in zip(model.plan.first_index, model.plan):
-        if step_input is not None and hasattr(step, "choose"):  # a convolution's algorithm
-            step.choose(step_input)
-        for layer in step.layers:
-            step_input = None if step_input is None else layer.output_shape(step_input)
+    kernel, steps = {}, dict(zip(model.plan.first_index, model.plan))
+    for start, step in steps.items():
         kernel[start] = step.label
         for j in range(1, len(step.layers)):
             kernel[start + j] = "  (same call)"
@@ -90,6 +86,8 @@ def summary_table(model, input_shape: Sequence[int] | None = None) -> Summary:
                 raise ShapeError(f"layer {i} {e}") from None
             f = flops(layer, shape, out)
             total_flops += f
+            if hasattr(steps.get(i), "lookup"):  # a convolution: its algorithms for this input
+                kernel[i] = steps[i].label_for(steps[i].lookup(shape))
         args = ", ".join(str(v) for k, v in layer.config().items() if k != "init")
         name = f"{type(layer).__name__}({args})"
         rows.append((str(i), name, "?" if out is None else "(N, " + ", ".join(map(str, out))

@@ -284,6 +284,7 @@ def _kernels(algorithm):
         from . import gemm
 
         return gemm.forward, gemm.backward
+    assert algorithm == "direct", algorithm
     return _forward, _backward
 
 

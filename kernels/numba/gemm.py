@@ -23,24 +23,41 @@ the thread count.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 from numba import get_num_threads, njit, prange
 
 from .direct import _relu_pool, _tap, _unpool_grad, _unwiden, _widen_grad
 
-_BLAS_LIBS = None
+_blas = {"libs": None, "users": 0, "limit": None}
+_blas_lock = threading.Lock()
 
 
-def single_threaded_blas():
+@contextmanager
+def single_threaded_blas() -> Iterator[None]:
     """A context in which the BLAS libraries loaded (SciPy's, which Numba's np.dot calls, and
-    NumPy's) run on one thread each; they get their thread counts back afterwards."""
-    global _BLAS_LIBS
-    if _BLAS_LIBS is None:
-        import scipy.linalg.cython_blas  # noqa: F401  (loads the BLAS that Numba calls)
-        from threadpoolctl import ThreadpoolController
+    NumPy's) run on one thread each. Nested or concurrent uses (models in several Python
+    threads) share one limit: the first to enter sets it, the last to leave restores the
+    thread counts."""
+    with _blas_lock:
+        if _blas["libs"] is None:
+            import scipy.linalg.cython_blas  # noqa: F401  (loads the BLAS that Numba calls)
+            from threadpoolctl import ThreadpoolController
 
-        _BLAS_LIBS = ThreadpoolController().select(user_api="blas")
-    return _BLAS_LIBS.limit(limits=1)
+            _blas["libs"] = ThreadpoolController().select(user_api="blas")
+        if _blas["users"] == 0:
+            _blas["limit"] = _blas["libs"].limit(limits=1)
+        _blas["users"] += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas["users"] -= 1
+            if _blas["users"] == 0:
+                _blas["limit"].restore_original_limits()
 
 
 @njit(cache=True, inline="always")

@@ -22,10 +22,8 @@ ALGORITHMS = (*c.CONV_ALGORITHMS, "reference")
 def conv2d_algorithm(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: int = 1,
                      padding: int = 0) -> tuple[str, str]:
     """("reference", "reference"): these loops serve every shape."""
-    c.shape4("x_shape", x_shape)
-    c.shape4("w_shape", w_shape)
-    c.integer("stride", stride, 1)
-    c.integer("padding", padding, 0)
+    x_shape, w_shape = c.shape4("x_shape", x_shape), c.shape4("w_shape", w_shape)
+    c.window_args(x_shape, w_shape[2], w_shape[3], stride, padding)
     return "reference", "reference"
 
 

@@ -155,3 +155,33 @@ def test_model_plan_shows_the_choice_and_predict_reuses_it():
     fused = model.predict(x)
     np.testing.assert_allclose(fused, fn.Sequential(model.layers, fuse=False).predict(x),
                                rtol=1e-4, atol=1e-5)
+
+
+def test_overlapping_blas_limits_restore_the_thread_counts_once_all_leave():
+    """Two models in two Python threads: A enters, B enters, A leaves, B leaves."""
+    from threadpoolctl import threadpool_info
+
+    from fastnn.kernels.numba.gemm import single_threaded_blas
+
+    def blas():
+        return {i["filepath"]: i["num_threads"] for i in threadpool_info()
+                if i["user_api"] == "blas"}
+
+    with single_threaded_blas():
+        pass
+    before = blas()
+    a, b = single_threaded_blas(), single_threaded_blas()
+    a.__enter__()
+    b.__enter__()
+    a.__exit__(None, None, None)
+    assert set(blas().values()) == {1}  # B still runs its GEMMs
+    b.__exit__(None, None, None)
+    assert blas() == before
+
+
+def test_summary_shows_the_algorithms_without_changing_the_plan():
+    model = fn.models.simple_vgg()
+    text = model.summary((3, 64, 64))
+    assert "conv2d_relu_batchnorm: direct/direct" in text
+    assert "conv2d_relu_batchnorm: direct/gemm" in text and ": gemm/gemm" in text
+    assert ": ?/?" in str(model.plan)  # the plan shows what ran; nothing has
