@@ -15,6 +15,7 @@ from numba import njit, prange
 from .. import _checks as c
 from ._common import FASTMATH, add_combination
 from .activations import relu_backward
+from .gemm import single_threaded_blas
 
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH)
@@ -120,8 +121,6 @@ def dense_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray,
     dw = np.empty_like(w)
     db = np.empty(w.shape[0], dtype=x.dtype)
     if w.size >= GEMM_WEIGHTS and x.shape[0]:
-        from .gemm import single_threaded_blas
-
         with single_threaded_blas():
             _dense_backward_gemm(dy, x, w, dx, dw, db, GEMM_BLOCKS)
     else:
