@@ -17,7 +17,7 @@ import fastnn as fn
 from fastnn import zoo
 from fastnn.benchmarks import format_table, time_call
 
-ALGORITHMS = ("direct", "gemm")
+ALGORITHMS = ("direct", "gemm", "winograd")  # the stride-1 algorithms (winograd: 3x3 only)
 
 
 def _force(step, sample_shape, pair):
@@ -53,14 +53,15 @@ def profile(name: str, batch: int, budget: float) -> tuple[list[dict], float]:
         if chosen and chosen[0] in ALGORITHMS:  # stride 1: every algorithm can run it
             times = {}
             for a in ALGORITHMS:
+                if a == "winograd" and step.layers[0].params["w"].shape[2:] != (3, 3):
+                    continue
                 _force(step, h.shape[1:], (a, a))
                 fwd, both = run()
                 times[a] = fwd, both - fwd
+                row |= {f"fwd {a}": fwd, f"bwd {a}": both - fwd}
             _force(step, h.shape[1:], chosen)
             fwd, bwd = times[chosen[0]][0], times[chosen[1]][1]
-            row |= {"algorithm": "/".join(chosen),
-                    "fwd direct": times["direct"][0], "fwd gemm": times["gemm"][0],
-                    "bwd direct": times["direct"][1], "bwd gemm": times["gemm"][1]}
+            row["algorithm"] = "/".join(chosen)
         else:
             fwd, both = run()
             bwd = both - fwd
@@ -89,7 +90,7 @@ def main() -> None:
           "times per call, the chosen algorithm's in forward/backward")
     print(format_table(rows, ["layers", "step", "input", "algorithm", "forward", "backward",
                               "fwd GFLOP/s", "fwd % of peak", "bwd GFLOP/s", "bwd % of peak",
-                              "fwd direct", "fwd gemm", "bwd direct", "bwd gemm"]))
+                              *(f"{p} {a}" for p in ("fwd", "bwd") for a in ALGORITHMS)]))
 
 
 if __name__ == "__main__":

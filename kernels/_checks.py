@@ -429,13 +429,13 @@ def affine_warp_args(x, theta, fill, cval):
     return x, theta, FILL_MODES.index(fill), number("cval", cval, -np.inf)
 
 
-CONV_ALGORITHMS = ("direct", "gemm", "im2col")
+CONV_ALGORITHMS = ("direct", "gemm", "winograd", "im2col")
 """The Numba backend's convolution algorithms (kernels/numba/conv.py says when each is used)."""
 
 
-def conv_algorithm_arg(algorithm, stride, allowed=CONV_ALGORITHMS):
+def conv_algorithm_arg(algorithm, stride, kernel, allowed=CONV_ALGORITHMS):
     """None (the kernel chooses) or a (forward, backward) pair of algorithm names that can run
-    a convolution of this stride."""
+    a convolution of this stride and kernel size (KH, KW)."""
     if algorithm is None:
         return None
     if (not isinstance(algorithm, tuple) or len(algorithm) != 2
@@ -445,6 +445,9 @@ def conv_algorithm_arg(algorithm, stride, allowed=CONV_ALGORITHMS):
     for part, name in zip(("forward", "backward"), algorithm):
         if name not in allowed:
             raise ValueError(f"algorithm: {part} {name!r} is not one of {', '.join(allowed)}")
-        if name in ("direct", "gemm") and stride != 1:
+        if name in ("direct", "gemm", "winograd") and stride != 1:
             raise ValueError(f"algorithm: {part} {name!r} needs stride 1, got stride {stride}")
+        if name == "winograd" and tuple(kernel) != (3, 3):
+            raise ValueError(f"algorithm: {part} 'winograd' needs a 3x3 kernel, got "
+                             f"{kernel[0]}x{kernel[1]}")
     return algorithm

@@ -6,20 +6,25 @@ that shares the unrolled input and the output gradient, so they are chosen toget
 
 - ``direct`` (:mod:`.direct`), stride 1 with few channels: works on the image itself, no
   copies; it wins while F*C is small (the MNIST CNN, LeNet-5, a first layer on RGB).
-- ``gemm`` (:mod:`.gemm`), stride 1 with many channels: the same wide layout unrolled into an
-  im2col matrix, and one BLAS GEMM per sample on each Numba thread.
+- ``winograd`` (:mod:`.winograd`), 3x3 stride 1 from F*C = 512: F(2x2, 3x3) needs 2.25x fewer
+  multiplications than the others, as 16 BLAS GEMMs over a chunk of samples; it beats direct
+  and gemm on every 3x3 layer of the zoo from 16-32 channels on, forward and backward.
+- ``gemm`` (:mod:`.gemm`), the other stride-1 kernels with many channels (5x5, 1x1, ...): the
+  same wide layout unrolled into an im2col matrix, and one BLAS GEMM per sample per thread.
 - ``im2col`` (:mod:`.im2col`), other strides: per-sample im2col and Numba loops.
 
 The switch points were measured on the 2-core AVX-512 machine (``python bench/conv_layers.py``,
-figures in the README): the GEMM backward pass is faster from F*C = 2048 (1.3-2.2x at 32-128
-channels); its forward pass from F*C = 2048 on outputs of at most 16x16, but at 32x32 the
-direct kernel keeps pace up to 64 x 64 channels. The choice is a rule, not a timing taken at
-run time, so that a seeded run gives the same bits every time.
+figures in the README). Winograd runs 1.3-1.6x faster than the better of direct and gemm on
+the 3x3 layers of 32-128 channels, about even at F*C = 512 (32 x 16); on outputs smaller than
+8x8 half its tiles are edges and it only ties with gemm. The GEMM backward pass is faster than
+direct from F*C = 2048, its forward pass from F*C = 2048 on outputs of at most 16x16 (at 32x32
+direct keeps pace up to 64 x 64 channels). The choice is a rule, not a timing taken at run
+time, so that a seeded run gives the same bits every time.
 
 Each kernel takes ``algorithm`` (forward, backward), or None to apply the rule here; a model
 chooses once per layer shape and shows it in its plan (:mod:`fastnn.fusion`). The fused
 variants (Conv2D + ReLU + MaxPool2D, Conv2D + ReLU + BatchNorm2D) run their epilogues inside
-the direct and GEMM kernels; im2col composes the separate kernels.
+the direct, Winograd and GEMM kernels; im2col composes the separate kernels.
 """
 
 from __future__ import annotations
@@ -33,16 +38,20 @@ from .im2col import im2col_conv_backward, im2col_conv_forward
 from .norm import batchnorm_backward, batchnorm_backward_coefs, batchnorm_forward, batchnorm_stats
 from .pool import maxpool2d_backward, maxpool2d_forward
 
+WINOGRAD_CHANNELS = 512
+"""F*C from which a 3x3 stride-1 convolution runs by Winograd ..."""
+WINOGRAD_PIXELS = 64
+"""... on outputs of at least this many pixels."""
 GEMM_CHANNELS = 2048
-"""F*C (filters times input channels) from which a stride-1 convolution runs as GEMMs."""
+"""F*C (filters times input channels) from which another stride-1 convolution runs as GEMMs."""
 GEMM_FORWARD_PIXELS = 256
 """... its forward pass only on outputs of at most this many pixels, or from 4x the F*C."""
 
 
 def conv2d_algorithm(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: int = 1,
                      padding: int = 0) -> tuple[str, str]:
-    """The (forward, backward) algorithms for x (N, C, H, W) and w (F, C, KH, KW): "direct" or
-    "gemm" at stride 1, "im2col" otherwise (see the module's docstring)."""
+    """The (forward, backward) algorithms for x (N, C, H, W) and w (F, C, KH, KW): "direct",
+    "winograd" or "gemm" at stride 1, "im2col" otherwise (see the module's docstring)."""
     x_shape, w_shape = c.shape4("x_shape", x_shape), c.shape4("w_shape", w_shape)
     stride = c.integer("stride", stride, 1)
     padding = c.integer("padding", padding, 0)
@@ -50,13 +59,15 @@ def conv2d_algorithm(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride:
         return "im2col", "im2col"
     f, ch, kh, kw = w_shape
     oh, ow = c.window_args(x_shape, kh, kw, stride, padding)[4:]
+    if (kh, kw) == (3, 3) and f * ch >= WINOGRAD_CHANNELS and oh * ow >= WINOGRAD_PIXELS:
+        return "winograd", "winograd"
     wide = f * ch >= GEMM_CHANNELS
     forward = wide and (oh * ow <= GEMM_FORWARD_PIXELS or f * ch >= 4 * GEMM_CHANNELS)
     return ("gemm" if forward else "direct"), ("gemm" if wide else "direct")
 
 
 def _choose(algorithm, x, w, stride, padding) -> tuple[str, str]:
-    algorithm = c.conv_algorithm_arg(algorithm, stride)
+    algorithm = c.conv_algorithm_arg(algorithm, stride, w.shape[2:])
     return conv2d_algorithm(x.shape, w.shape, stride, padding) if algorithm is None else algorithm
 
 

@@ -278,12 +278,17 @@ _NO_SUMS = np.zeros((1, 1, 2))
 
 
 def _kernels(algorithm):
-    """The (forward, backward) kernels of ``algorithm``: "direct" (this module) or "gemm"
-    (:mod:`.gemm`, built on this module's epilogues and prologues)."""
+    """The (forward, backward) kernels of ``algorithm``: "direct" (this module), "gemm"
+    (:mod:`.gemm`) or "winograd" (:mod:`.winograd`), both built on this module's epilogues and
+    prologues (so imported here, where they are needed)."""
     if algorithm == "gemm":
         from . import gemm
 
         return gemm.forward, gemm.backward
+    if algorithm == "winograd":
+        from . import winograd
+
+        return winograd.forward, winograd.backward
     assert algorithm == "direct", algorithm
     return _forward, _backward
 
@@ -311,8 +316,8 @@ def _run_forward(x, w, b, padding, relu, scale, shift, stats, pool_size, pool_st
 def conv_forward(x, w, b, padding, relu, scale=None, shift=None, algorithm="direct"):
     """y (N, F, OH, OW) = scale * conv(x) (or its ReLU) + shift, per channel when given.
 
-    The entry points here take ``algorithm``, "direct" or "gemm": the two share the wide
-    layout and every epilogue and prologue, and differ in the per-sample core only."""
+    The entry points here take ``algorithm``, "direct", "gemm" or "winograd": they share the
+    wide layout and every epilogue and prologue, and differ in the core only."""
     return _run_forward(x, w, b, padding, relu, scale, shift, False, 0, 0, algorithm)[0]
 
 

@@ -1,5 +1,6 @@
-"""The convolution algorithms of the Numba backend (direct, gemm, im2col): each one forced on
-shapes of every kind against the reference, and the rule that picks one per layer shape."""
+"""The convolution algorithms of the Numba backend (direct, winograd, gemm, im2col): each one
+forced on shapes of every kind against the reference, and the rule that picks one per layer
+shape."""
 
 import numpy as np
 import pytest
@@ -16,6 +17,16 @@ STRIDE1 = [case for case in CONV_CASES + conv_cases(5, 40) if case[7] == 1][:20]
 WIDE = [(5, 32, 64, 9, 7, 3, 3, 1, 1), (3, 64, 33, 5, 6, 3, 3, 1, 2), (1, 48, 40, 8, 8, 3, 3, 1, 0),
         (4, 31, 66, 11, 10, 5, 3, 1, 1)]
 FORCED = [("gemm", "gemm"), ("im2col", "im2col"), ("direct", "gemm"), ("gemm", "direct")]
+# Winograd F(2x2, 3x3): 3x3 kernels only. Odd output sizes end in a half tile (its edges);
+# 1x1, 1xN and 2x2 outputs are a single tile; batches of small images span several chunks
+# of samples (winograd.CHUNK_TILES), the last one partial; wide layers on both sides of the
+# switch point (F*C = 512).
+WINOGRAD = [case for case in STRIDE1 + conv_cases(7, 80) if case[5:8] == (3, 3, 1)][:12] + [
+    (2, 3, 4, 7, 9, 3, 3, 1, 0), (1, 2, 3, 3, 3, 3, 3, 1, 0), (2, 2, 3, 3, 8, 3, 3, 1, 0),
+    (1, 4, 5, 4, 4, 3, 3, 1, 0), (3, 5, 4, 5, 6, 3, 3, 1, 2), (1, 16, 32, 16, 16, 3, 3, 1, 1),
+    (40, 3, 5, 6, 5, 3, 3, 1, 1), (9, 33, 17, 8, 8, 3, 3, 1, 1), (2, 32, 15, 11, 13, 3, 3, 1, 1),
+    (5, 32, 64, 9, 7, 3, 3, 1, 1), (3, 64, 33, 5, 6, 3, 3, 1, 2)]
+WINOGRAD_FORCED = [("winograd", "winograd"), ("winograd", "gemm"), ("direct", "winograd")]
 TOL32 = dict(rtol=1e-3, atol=1e-3)
 
 
@@ -23,10 +34,7 @@ def _tol(dtype):
     return TOL32 if dtype == np.float32 else {}
 
 
-@pytest.mark.parametrize("algorithm", FORCED)
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("case", STRIDE1 + WIDE)
-def test_forced_algorithm_matches_reference(case, dtype, algorithm):
+def _forced_matches_reference(case, dtype, algorithm):
     p = case[8]
     x, w, b = conv_inputs(case, dtype, 21)
     w /= np.sqrt(w[0].size)
@@ -38,19 +46,58 @@ def test_forced_algorithm_matches_reference(case, dtype, algorithm):
     got = nk.conv2d_backward(dy, x, w, 1, p, relu_output=y, algorithm=algorithm)
     for a, ref in zip(got, want):
         close(a, ref, dtype, **_tol(dtype))
-    dx, dw, _ = nk.conv2d_backward(dy, x, w, 1, p, input_grad=False, algorithm=algorithm)
+    dx, dw, _ = nk.conv2d_backward(dy, x, w, 1, p, input_grad=False, relu_output=y,
+                                   algorithm=algorithm)
     assert dx is None
+    close(dw, want[1], dtype, **_tol(dtype))
+
+
+@pytest.mark.parametrize("algorithm", FORCED)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", STRIDE1 + WIDE)
+def test_forced_algorithm_matches_reference(case, dtype, algorithm):
+    _forced_matches_reference(case, dtype, algorithm)
+
+
+@pytest.mark.parametrize("algorithm", WINOGRAD_FORCED)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", WINOGRAD)
+def test_winograd_matches_reference(case, dtype, algorithm):
+    _forced_matches_reference(case, dtype, algorithm)
+
+
+def test_winograd_float32_error_is_that_of_direct():
+    """Winograd's float32 error against the float64 reference, on a SimpleVGGNet layer, is of
+    the order of direct convolution's (its transforms add and subtract, by halves at most)."""
+    x, w, b = conv_inputs((4, 64, 64, 16, 16, 3, 3, 1, 1), np.float64, 25)
+    w /= np.sqrt(w[0].size)
+    y = rk.conv2d_forward(x, w, b, 1, 1)
+    dy = np.random.default_rng(25).standard_normal(y.shape)
+    want = rk.conv2d_backward(dy, x, w, 1, 1)
+    x32, w32, b32, dy32 = (a.astype(np.float32) for a in (x, w, b, dy))
+    errors = {}
+    for alg in ("direct", "winograd"):
+        got = (nk.conv2d_forward(x32, w32, b32, 1, 1, algorithm=(alg, alg)),
+               *nk.conv2d_backward(dy32, x32, w32, 1, 1, algorithm=(alg, alg))[:2])
+        errors[alg] = [np.abs(g - r).max() / np.abs(r).max() for g, r in zip(got, (y, *want))]
+    assert max(errors["winograd"]) < 1e-5, errors
+    for wino, direct in zip(errors["winograd"], errors["direct"]):
+        assert wino < 4 * direct, errors
+
+
+def _pooled(cases):
+    return [c for c in cases if min(out_size(c[3], c[5], 1, c[8]),
+                                     out_size(c[4], c[6], 1, c[8])) >= 2][:12]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("case", [c for c in STRIDE1 + WIDE
-                                  if min(out_size(c[3], c[5], 1, c[8]),
-                                         out_size(c[4], c[6], 1, c[8])) >= 2][:12])
-def test_gemm_fused_pool_and_batchnorm_match_reference(case, dtype):
+@pytest.mark.parametrize("case,alg", [(c, "gemm") for c in _pooled(STRIDE1 + WIDE)]
+                         + [(c, "winograd") for c in _pooled(WINOGRAD[::-1])])
+def test_fused_pool_and_batchnorm_match_reference(case, dtype, alg):
     p, f = case[8], case[2]
     x, w, b = conv_inputs(case, dtype, 22)
     w /= np.sqrt(w[0].size)
-    gemm = ("gemm", "gemm")
+    gemm = (alg, alg)
     y, arg = rk.conv2d_relu_maxpool_forward(x, w, b, 1, p, 2, 1)
     y2, arg2 = nk.conv2d_relu_maxpool_forward(x, w, b, 1, p, 2, 1, algorithm=gemm)
     close(y2, y, dtype, **_tol(dtype))
@@ -83,15 +130,16 @@ def test_gemm_fused_pool_and_batchnorm_match_reference(case, dtype):
           **_tol(dtype))
 
 
-def test_gemm_backward_against_finite_differences():
+@pytest.mark.parametrize("alg", ["gemm", "winograd"])
+def test_backward_against_finite_differences(alg):
     rng = np.random.default_rng(24)
     x, w, b = rng.standard_normal((3, 5, 6, 7)), rng.standard_normal((4, 5, 3, 3)), rng.random(4)
     r = rng.standard_normal((3, 4, 6, 7))
 
     def loss():
-        return np.sum(nk.conv2d_forward(x, w, b, 1, 1, algorithm=("gemm", "gemm")) * r)
+        return np.sum(nk.conv2d_forward(x, w, b, 1, 1, algorithm=(alg, alg)) * r)
 
-    got = nk.conv2d_backward(r, x, w, 1, 1, algorithm=("gemm", "gemm"))
+    got = nk.conv2d_backward(r, x, w, 1, 1, algorithm=(alg, alg))
     for grad, arg in zip(got, (x, w, b)):
         np.testing.assert_allclose(grad, fn.numeric_gradient(loss, arg), rtol=1e-6, atol=1e-8)
 
@@ -110,11 +158,16 @@ def test_gemm_leaves_blas_thread_counts_as_they_were():
 @pytest.mark.parametrize("x_shape,w_shape,stride,want", [
     ((1, 8, 24, 24), (8, 8, 5, 5), 1, ("direct", "direct")),      # MNIST CNN
     ((1, 3, 64, 64), (32, 3, 3, 3), 1, ("direct", "direct")),     # a first layer on RGB
-    ((1, 32, 32, 32), (63, 32, 3, 3), 1, ("direct", "direct")),   # just below F*C = 2048
-    ((1, 32, 32, 32), (64, 32, 3, 3), 1, ("direct", "gemm")),     # at it, 32x32 output
-    ((1, 32, 16, 16), (64, 32, 3, 3), 1, ("gemm", "gemm")),       # at it, 16x16 output
-    ((1, 32, 17, 16), (64, 32, 3, 3), 1, ("direct", "gemm")),     # 17x16 > 256 pixels
-    ((1, 128, 32, 32), (64, 128, 3, 3), 1, ("gemm", "gemm")),     # 4x the F*C
+    ((1, 16, 32, 32), (31, 16, 3, 3), 1, ("direct", "direct")),   # 3x3 below F*C = 512
+    ((1, 16, 32, 32), (32, 16, 3, 3), 1, ("winograd", "winograd")),  # at it
+    ((1, 128, 8, 8), (128, 128, 3, 3), 1, ("winograd", "winograd")),  # 8x8 = 64 pixels
+    ((1, 128, 8, 7), (128, 128, 3, 3), 1, ("gemm", "gemm")),      # 56 pixels: gemm's rule
+    ((1, 128, 32, 32), (64, 128, 3, 3), 1, ("winograd", "winograd")),
+    ((1, 32, 32, 32), (63, 32, 5, 5), 1, ("direct", "direct")),   # 5x5 below F*C = 2048
+    ((1, 32, 32, 32), (64, 32, 5, 5), 1, ("direct", "gemm")),     # at it, 28x28 output
+    ((1, 32, 18, 18), (64, 32, 5, 5), 1, ("gemm", "gemm")),       # at it, 16x16 output
+    ((1, 32, 19, 18), (64, 32, 5, 5), 1, ("direct", "gemm")),     # 17x16 > 256 pixels
+    ((1, 128, 32, 32), (64, 128, 1, 1), 1, ("gemm", "gemm")),     # 4x the F*C
     ((1, 64, 16, 16), (128, 64, 3, 3), 2, ("im2col", "im2col")),  # stride 2
 ])
 def test_rule_picks_by_shape(x_shape, w_shape, stride, want):
@@ -125,17 +178,26 @@ def test_rule_picks_by_shape(x_shape, w_shape, stride, want):
 @pytest.mark.parametrize("k", [nk, rk])
 @pytest.mark.parametrize("algorithm,match", [
     ("gemm", "pair"), (("gemm",), "pair"), (("gemm", "fast"), "backward 'fast'"),
-    (("winograd", "gemm"), "forward 'winograd'")])
+    (("winograd3", "gemm"), "forward 'winograd3'")])
 def test_bad_algorithm_is_named(k, algorithm, match):
     x, w, b = np.ones((1, 2, 5, 5)), np.ones((3, 2, 3, 3)), np.zeros(3)
     with pytest.raises(ValueError, match=match):
         k.conv2d_forward(x, w, b, algorithm=algorithm)
 
 
-def test_direct_and_gemm_need_stride_1():
+@pytest.mark.parametrize("k", [nk, rk])
+@pytest.mark.parametrize("alg", ["direct", "gemm", "winograd"])
+def test_stride_1_algorithms_need_stride_1(k, alg):
     x, w, b = np.ones((1, 2, 5, 5)), np.ones((3, 2, 3, 3)), np.zeros(3)
-    with pytest.raises(ValueError, match="'gemm' needs stride 1, got stride 2"):
-        nk.conv2d_forward(x, w, b, 2, algorithm=("gemm", "gemm"))
+    with pytest.raises(ValueError, match=f"forward '{alg}' needs stride 1, got stride 2"):
+        k.conv2d_forward(x, w, b, 2, algorithm=(alg, "im2col"))
+
+
+@pytest.mark.parametrize("k", [nk, rk])
+def test_winograd_needs_a_3x3_kernel(k):
+    x, w = np.ones((1, 2, 6, 6)), np.ones((3, 2, 5, 3))
+    with pytest.raises(ValueError, match="backward 'winograd' needs a 3x3 kernel, got 5x3"):
+        k.conv2d_backward(np.ones((1, 3, 2, 4)), x, w, algorithm=("direct", "winograd"))
 
 
 def test_model_plan_shows_the_choice_and_predict_reuses_it():
@@ -182,6 +244,6 @@ def test_overlapping_blas_limits_restore_the_thread_counts_once_all_leave():
 def test_summary_shows_the_algorithms_without_changing_the_plan():
     model = fn.models.simple_vgg()
     text = model.summary((3, 64, 64))
-    assert "conv2d_relu_batchnorm: direct/direct" in text
-    assert "conv2d_relu_batchnorm: direct/gemm" in text and ": gemm/gemm" in text
+    assert "conv2d_relu_batchnorm: direct/direct" in text  # 3 -> 32 channels
+    assert text.count("conv2d_relu_batchnorm: winograd/winograd") == 5
     assert ": ?/?" in str(model.plan)  # the plan shows what ran; nothing has
