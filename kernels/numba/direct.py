@@ -278,27 +278,27 @@ _NO_SUMS = np.zeros((1, 1, 2))
 
 
 def _kernels(algorithm):
-    """The (forward, backward) kernels of ``algorithm``: "direct" (this module), "gemm"
-    (:mod:`.gemm`) or "winograd" (:mod:`.winograd`), both built on this module's epilogues and
-    prologues (so imported here, where they are needed)."""
+    """The (forward, backward) kernels of ``algorithm``: "direct" (this module) or "gemm"
+    (:mod:`.gemm`, built on this module's epilogues and prologues, so imported here)."""
     if algorithm == "gemm":
         from . import gemm
 
         return gemm.forward, gemm.backward
-    if algorithm == "winograd":
-        from . import winograd
-
-        return winograd.forward, winograd.backward
     assert algorithm == "direct", algorithm
     return _forward, _backward
 
 
+def _winograd():
+    from . import winograd  # built on this module's epilogues and prologues
+
+    return winograd
+
+
 def _run_forward(x, w, b, padding, relu, scale, shift, stats, pool_size, pool_stride,
                  algorithm="direct"):
-    xp = pad(x, padding)
-    n, _, h, wd = xp.shape
+    n, _, h, wd = x.shape
     f, _, kh, kw = w.shape
-    oh, ow = h - kh + 1, wd - kw + 1
+    oh, ow = h + 2 * padding - kh + 1, wd + 2 * padding - kw + 1
     if pool_size:
         shape = (n, f, (oh - pool_size) // pool_stride + 1, (ow - pool_size) // pool_stride + 1)
     else:
@@ -307,9 +307,14 @@ def _run_forward(x, w, b, padding, relu, scale, shift, stats, pool_size, pool_st
     argmax = np.empty(shape, dtype=np.int64) if pool_size else _NONE4
     sums = np.empty((n, f, 2)) if stats else _NO_SUMS
     one, zero = np.ones(f, dtype=x.dtype), np.zeros(f, dtype=x.dtype)
-    _kernels(algorithm)[0](xp, w.reshape(f, -1), b, kh, kw, oh, ow, relu,
-                           one if scale is None else scale, zero if shift is None else shift,
-                           stats, pool_size, pool_stride, y, argmax, sums)
+    scale = one if scale is None else scale
+    shift = zero if shift is None else shift
+    if algorithm == "winograd":  # pads each sample in its own scratch
+        _winograd().forward(x, padding, w.reshape(f, -1), b, oh, ow, relu, scale, shift, stats,
+                            pool_size, pool_stride, y, argmax, sums)
+    else:
+        _kernels(algorithm)[0](pad(x, padding), w.reshape(f, -1), b, kh, kw, oh, ow, relu,
+                               scale, shift, stats, pool_size, pool_stride, y, argmax, sums)
     return y, argmax, sums
 
 
@@ -343,16 +348,22 @@ def _run_backward(dy, x, w, padding, oh, ow, input_grad, mask, masked, k, y, arg
                   algorithm="direct"):
     n, ch, h, wd = x.shape
     f, _, kh, kw = w.shape
-    xp = pad(x, padding)
-    dxp = np.empty_like(xp) if input_grad else np.empty((n, ch, 1, 1), dtype=x.dtype)
     dw_per = np.empty((n, f, w[0].size), dtype=x.dtype)
     db_per = np.empty((n, f), dtype=np.float64)
     if k is None:
         k = np.ones(f, dtype=x.dtype), np.zeros(f, dtype=x.dtype), np.zeros(f, dtype=x.dtype)
-    _kernels(algorithm)[1](dy, xp, w.reshape(f, -1), kh, kw, oh, ow, input_grad, mask, masked,
-                           *k, y, argmax, pooled, dxp, dw_per, db_per)
-    dx = crop(dxp, padding, h, wd) if input_grad else None
-    return dx, sum_batch(dw_per).reshape(w.shape), sum_batch(db_per).astype(x.dtype)
+    if algorithm == "winograd":  # pads and crops each sample in its own scratch
+        dx = np.empty_like(x) if input_grad else np.empty((n, ch, 1, 1), dtype=x.dtype)
+        _winograd().backward(dy, x, padding, w.reshape(f, -1), oh, ow, input_grad, mask,
+                             masked, *k, y, argmax, pooled, dx, dw_per, db_per)
+    else:
+        xp = pad(x, padding)
+        dx = np.empty_like(xp) if input_grad else np.empty((n, ch, 1, 1), dtype=x.dtype)
+        _kernels(algorithm)[1](dy, xp, w.reshape(f, -1), kh, kw, oh, ow, input_grad, mask,
+                               masked, *k, y, argmax, pooled, dx, dw_per, db_per)
+        dx = crop(dx, padding, h, wd) if input_grad else None
+    return (dx if input_grad else None, sum_batch(dw_per).reshape(w.shape),
+            sum_batch(db_per).astype(x.dtype))
 
 
 def conv_backward(dy, x, w, padding, input_grad, mask=None, k=None, algorithm="direct"):

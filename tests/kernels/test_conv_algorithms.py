@@ -17,13 +17,14 @@ STRIDE1 = [case for case in CONV_CASES + conv_cases(5, 40) if case[7] == 1][:20]
 WIDE = [(5, 32, 64, 9, 7, 3, 3, 1, 1), (3, 64, 33, 5, 6, 3, 3, 1, 2), (1, 48, 40, 8, 8, 3, 3, 1, 0),
         (4, 31, 66, 11, 10, 5, 3, 1, 1)]
 FORCED = [("gemm", "gemm"), ("im2col", "im2col"), ("direct", "gemm"), ("gemm", "direct")]
-# Winograd F(2x2, 3x3): 3x3 kernels only. Odd output sizes end in a half tile (its edges);
-# 1x1, 1xN and 2x2 outputs are a single tile; batches of small images span several chunks
-# of samples (winograd.CHUNK_TILES), the last one partial; wide layers on both sides of the
-# switch point (F*C = 512).
+# Winograd F(4x4, 3x3): 3x3 kernels only. Output sizes that are not multiples of 4 end in a
+# part tile (its edges); 1x1, 1xN and 4x4 outputs are a single tile; batches of small images
+# span several chunks of samples (winograd.CHUNK_TILES), the last one partial; wide layers on
+# both sides of the switch point (F*C = 256).
 WINOGRAD = [case for case in STRIDE1 + conv_cases(7, 80) if case[5:8] == (3, 3, 1)][:12] + [
     (2, 3, 4, 7, 9, 3, 3, 1, 0), (1, 2, 3, 3, 3, 3, 3, 1, 0), (2, 2, 3, 3, 8, 3, 3, 1, 0),
-    (1, 4, 5, 4, 4, 3, 3, 1, 0), (3, 5, 4, 5, 6, 3, 3, 1, 2), (1, 16, 32, 16, 16, 3, 3, 1, 1),
+    (1, 4, 5, 6, 6, 3, 3, 1, 0), (3, 5, 4, 5, 6, 3, 3, 1, 2), (1, 16, 32, 16, 16, 3, 3, 1, 1),
+    (2, 3, 2, 10, 11, 3, 3, 1, 0), (2, 3, 2, 9, 13, 3, 3, 1, 1),
     (40, 3, 5, 6, 5, 3, 3, 1, 1), (9, 33, 17, 8, 8, 3, 3, 1, 1), (2, 32, 15, 11, 13, 3, 3, 1, 1),
     (5, 32, 64, 9, 7, 3, 3, 1, 1), (3, 64, 33, 5, 6, 3, 3, 1, 2)]
 WINOGRAD_FORCED = [("winograd", "winograd"), ("winograd", "gemm"), ("direct", "winograd")]
@@ -67,8 +68,9 @@ def test_winograd_matches_reference(case, dtype, algorithm):
 
 
 def test_winograd_float32_error_is_that_of_direct():
-    """Winograd's float32 error against the float64 reference, on a SimpleVGGNet layer, is of
-    the order of direct convolution's (its transforms add and subtract, by halves at most)."""
+    """Winograd's float32 error against the float64 reference, on a SimpleVGGNet layer, stays
+    within a few times direct convolution's (F(4x4, 3x3)'s transforms multiply by up to 8 and
+    divide by 24; measured 4.5e-6 against direct's 1.0e-6, of the largest output)."""
     x, w, b = conv_inputs((4, 64, 64, 16, 16, 3, 3, 1, 1), np.float64, 25)
     w /= np.sqrt(w[0].size)
     y = rk.conv2d_forward(x, w, b, 1, 1)
@@ -80,9 +82,8 @@ def test_winograd_float32_error_is_that_of_direct():
         got = (nk.conv2d_forward(x32, w32, b32, 1, 1, algorithm=(alg, alg)),
                *nk.conv2d_backward(dy32, x32, w32, 1, 1, algorithm=(alg, alg))[:2])
         errors[alg] = [np.abs(g - r).max() / np.abs(r).max() for g, r in zip(got, (y, *want))]
+    assert max(errors["direct"]) < 2e-6, errors
     assert max(errors["winograd"]) < 1e-5, errors
-    for wino, direct in zip(errors["winograd"], errors["direct"]):
-        assert wino < 4 * direct, errors
 
 
 def _pooled(cases):
@@ -140,8 +141,9 @@ def test_backward_against_finite_differences(alg):
         return np.sum(nk.conv2d_forward(x, w, b, 1, 1, algorithm=(alg, alg)) * r)
 
     got = nk.conv2d_backward(r, x, w, 1, 1, algorithm=(alg, alg))
-    for grad, arg in zip(got, (x, w, b)):
-        np.testing.assert_allclose(grad, fn.numeric_gradient(loss, arg), rtol=1e-6, atol=1e-8)
+    for grad, arg in zip(got, (x, w, b)):  # the loss is linear in each: a large step is exact
+        np.testing.assert_allclose(grad, fn.numeric_gradient(loss, arg, 1e-3), rtol=1e-6,
+                                   atol=1e-8)
 
 
 def test_gemm_leaves_blas_thread_counts_as_they_were():
@@ -158,8 +160,8 @@ def test_gemm_leaves_blas_thread_counts_as_they_were():
 @pytest.mark.parametrize("x_shape,w_shape,stride,want", [
     ((1, 8, 24, 24), (8, 8, 5, 5), 1, ("direct", "direct")),      # MNIST CNN
     ((1, 3, 64, 64), (32, 3, 3, 3), 1, ("direct", "direct")),     # a first layer on RGB
-    ((1, 16, 32, 32), (31, 16, 3, 3), 1, ("direct", "direct")),   # 3x3 below F*C = 512
-    ((1, 16, 32, 32), (32, 16, 3, 3), 1, ("winograd", "winograd")),  # at it
+    ((1, 16, 32, 32), (15, 16, 3, 3), 1, ("direct", "direct")),   # 3x3 below F*C = 256
+    ((1, 16, 32, 32), (16, 16, 3, 3), 1, ("winograd", "winograd")),  # at it
     ((1, 128, 8, 8), (128, 128, 3, 3), 1, ("winograd", "winograd")),  # 8x8 = 64 pixels
     ((1, 128, 8, 7), (128, 128, 3, 3), 1, ("gemm", "gemm")),      # 56 pixels: gemm's rule
     ((1, 128, 32, 32), (64, 128, 3, 3), 1, ("winograd", "winograd")),
