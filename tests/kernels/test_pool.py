@@ -2,13 +2,16 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from kernel_cases import BACKENDS, DTYPES, check_gradient, close
 
 from fastnn.kernels import numba as nk
 from fastnn.kernels import reference as rk
 
 POOL_CASES = [(1, 1, 2, 2, 2, 2), (2, 3, 7, 5, 2, 2), (2, 2, 9, 9, 3, 2), (3, 1, 6, 8, 3, 3),
-              (1, 2, 5, 5, 2, 1), (2, 8, 20, 20, 2, 2), (32, 8, 20, 20, 2, 2), (1, 1, 4, 4, 4, 1)]
+              (1, 2, 5, 5, 2, 1), (2, 8, 20, 20, 2, 2), (32, 8, 20, 20, 2, 2), (1, 1, 4, 4, 4, 1),
+              (2, 3, 65, 69, 2, 2)]  # output rows of 34: the 2x2 loop's vectorized body
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -44,6 +47,20 @@ def test_maxpool_nan_wins_like_numpy_argmax(k):
     x[0, 0, 1, 0] = np.nan
     y, arg = k.maxpool2d_forward(x, 2, 2)
     assert np.isnan(y[0, 0, 0, 0]) and arg[0, 0, 0, 0] == 4
+
+
+@settings(max_examples=60, deadline=None)
+@given(h=st.integers(2, 9), w=st.integers(2, 90), seed=st.integers(0, 2**32 - 1))
+def test_maxpool_2x2_ties_and_nans_match_the_reference(h, w, seed):
+    """The 2x2 stride-2 loop (vectorized on wide rows) on values drawn from a few, with NaNs:
+    the first maximum and NaN's precedence hold in every lane."""
+    rng = np.random.default_rng(seed)
+    x = rng.choice(np.array([-1.0, 0.0, 2.0, np.nan], np.float32), size=(2, 2, h, w),
+                   p=[0.3, 0.3, 0.3, 0.1])
+    y, arg = rk.maxpool2d_forward(x, 2, 2)
+    y2, arg2 = nk.maxpool2d_forward(x, 2, 2)
+    np.testing.assert_array_equal(y2, y)  # NaNs in the same places
+    np.testing.assert_array_equal(arg2, arg)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
