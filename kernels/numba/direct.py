@@ -348,22 +348,22 @@ def _run_backward(dy, x, w, padding, oh, ow, input_grad, mask, masked, k, y, arg
                   algorithm="direct"):
     n, ch, h, wd = x.shape
     f, _, kh, kw = w.shape
-    dw_per = np.empty((n, f, w[0].size), dtype=x.dtype)
     db_per = np.empty((n, f), dtype=np.float64)
     if k is None:
         k = np.ones(f, dtype=x.dtype), np.zeros(f, dtype=x.dtype), np.zeros(f, dtype=x.dtype)
     if algorithm == "winograd":  # pads and crops each sample in its own scratch
         dx = np.empty_like(x) if input_grad else np.empty((n, ch, 1, 1), dtype=x.dtype)
-        _winograd().backward(dy, x, padding, w.reshape(f, -1), oh, ow, input_grad, mask,
-                             masked, *k, y, argmax, pooled, dx, dw_per, db_per)
+        dw = _winograd().backward(dy, x, padding, w.reshape(f, -1), oh, ow, input_grad, mask,
+                                  masked, *k, y, argmax, pooled, dx, db_per)
     else:
         xp = pad(x, padding)
         dx = np.empty_like(xp) if input_grad else np.empty((n, ch, 1, 1), dtype=x.dtype)
+        dw_per = np.empty((n, f, w[0].size), dtype=x.dtype)
         _kernels(algorithm)[1](dy, xp, w.reshape(f, -1), kh, kw, oh, ow, input_grad, mask,
                                masked, *k, y, argmax, pooled, dx, dw_per, db_per)
         dx = crop(dx, padding, h, wd) if input_grad else None
-    return (dx if input_grad else None, sum_batch(dw_per).reshape(w.shape),
-            sum_batch(db_per).astype(x.dtype))
+        dw = sum_batch(dw_per)
+    return (dx if input_grad else None, dw.reshape(w.shape), sum_batch(db_per).astype(x.dtype))
 
 
 def conv_backward(dy, x, w, padding, input_grad, mask=None, k=None, algorithm="direct"):

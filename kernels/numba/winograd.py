@@ -27,9 +27,9 @@ kernels' "wide" layout (rows of the scratch width), so every epilogue (bias, ReL
 statistics or affine, ReLU + max-pool) and every gradient prologue is theirs.
 
 Samples are cut into fixed chunks of about CHUNK_TILES tiles, so the GEMMs are large enough
-for BLAS even on 8x8 images; each thread takes whole chunks and reuses its scratch, and each
-chunk's weight gradient goes to its first sample's slot of dw_per (the rest are zero), summed
-in batch order by the caller: results do not depend on the thread count. The GEMMs are
+for BLAS even on 8x8 images; each thread takes whole chunks and reuses its scratch. Each
+chunk's dU has its own slot, and the slots are summed in batch order before the filter
+gradient's transform: results do not depend on the thread count. The GEMMs are
 ``np.dot`` on SciPy's single-threaded BLAS, as in :mod:`.gemm`.
 """
 
@@ -38,6 +38,7 @@ from __future__ import annotations
 import numpy as np
 from numba import get_num_threads, njit, prange
 
+from ._common import sum_batch
 from .direct import _relu_pool, _unpool_grad, _unwiden, _widen_grad
 from .gemm import single_threaded_blas
 
@@ -82,48 +83,59 @@ def _a(y0, y1, y2, y3):
     return y0, e + o, e - o, e4 + o2, e4 - o2, y3
 
 
-# --- filters ------------------------------------------------------------------------------
+# --- filters (in float64: G has sixths) ----------------------------------------------------
 
-@njit(cache=True, parallel=True)
-def _filter_transform(w2):
-    """U (36, F, C) = G g G^T for each 3x3 filter g of w2 (F, C*9)."""
-    f_count, ch = w2.shape[0], w2.shape[1] // 9
-    u = np.empty((36, f_count, ch), dtype=w2.dtype)
-    for f in prange(f_count):
-        t = np.empty((6, 3), dtype=np.float64)
-        for c in range(ch):
-            g = w2[f, 9 * c : 9 * c + 9]
-            for k in range(3):  # t = G g, column by column
-                a, b, e = np.float64(g[k]), np.float64(g[3 + k]), np.float64(g[6 + k])
-                t[0, k], t[1, k], t[2, k] = a / 4, -(a + b + e) / 6, -(a - b + e) / 6
-                t[3, k], t[4, k], t[5, k] = a / 24 + b / 12 + e / 6, a / 24 - b / 12 + e / 6, e
-            for r in range(6):  # u = t G^T, row by row
-                a, b, e = t[r, 0], t[r, 1], t[r, 2]
-                u[6 * r, f, c], u[6 * r + 1, f, c] = a / 4, -(a + b + e) / 6
-                u[6 * r + 2, f, c], u[6 * r + 3, f, c] = -(a - b + e) / 6, a / 24 + b / 12 + e / 6
-                u[6 * r + 4, f, c], u[6 * r + 5, f, c] = a / 24 - b / 12 + e / 6, e
-    return u
+_6TH, _12TH, _24TH = 1 / 6, 1 / 12, 1 / 24
+
+
+@njit(cache=True, inline="always")
+def _g(a, b, e):
+    """G (a, b, e): the filter transform of three taps."""
+    p, q = (a + e) * _6TH, b * _6TH
+    r, s = a * _24TH + e * _6TH, b * _12TH
+    return 0.25 * a, -p - q, q - p, r + s, r - s, e
 
 
 @njit(cache=True, inline="always")
 def _gt(u0, u1, u2, u3, u4, u5):
-    """G^T u: the adjoint of the filter transform's G."""
-    return (u0 / 4 - (u1 + u2) / 6 + (u3 + u4) / 24, (u2 - u1) / 6 + (u3 - u4) / 12,
-            (u3 + u4 - u1 - u2) / 6 + u5)
+    """G^T u: the adjoint of _g."""
+    return (0.25 * u0 - (u1 + u2) * _6TH + (u3 + u4) * _24TH,
+            (u2 - u1) * _6TH + (u3 - u4) * _12TH, (u3 + u4 - u1 - u2) * _6TH + u5)
+
+
+@njit(cache=True, parallel=True)
+def _filter_transform(w2):
+    """U = G g G^T for each 3x3 filter g of w2 (F, C*9): 36 slabs of (F, C), see _slab."""
+    f_count, ch = w2.shape[0], w2.shape[1] // 9
+    u = _slabs(f_count, ch, w2.dtype)
+    for f in prange(f_count):
+        t = np.empty((6, 3))
+        for c in range(ch):
+            g = w2[f, 9 * c : 9 * c + 9]
+            for k in range(3):  # t = G g, column by column
+                t[0, k], t[1, k], t[2, k], t[3, k], t[4, k], t[5, k] = _g(
+                    np.float64(g[k]), np.float64(g[3 + k]), np.float64(g[6 + k]))
+            o = f * ch + c
+            for r in range(6):  # u = t G^T, row by row
+                (u[6 * r, o], u[6 * r + 1, o], u[6 * r + 2, o], u[6 * r + 3, o], u[6 * r + 4, o],
+                 u[6 * r + 5, o]) = _g(t[r, 0], t[r, 1], t[r, 2])
+    return u
 
 
 @njit(cache=True)
 def _filter_grad(du, dw):
-    """dw (F, C*9) = G^T dU G for each (f, c): the adjoint of _filter_transform."""
-    f_count, ch = du.shape[1], du.shape[2]
-    t = np.empty((3, 6), dtype=np.float64)
+    """dw (F, C*9) = G^T dU G for each (f, c) of the slabs du: the adjoint of
+    _filter_transform (run by each thread on its chunk's dU, so not parallel itself)."""
+    f_count, ch = dw.shape[0], dw.shape[1] // 9
+    t = np.empty((3, 6))
     for f in range(f_count):
         for c in range(ch):
+            o = f * ch + c
             for k in range(6):  # t = G^T dU, column by column
                 t[0, k], t[1, k], t[2, k] = _gt(
-                    np.float64(du[k, f, c]), np.float64(du[6 + k, f, c]),
-                    np.float64(du[12 + k, f, c]), np.float64(du[18 + k, f, c]),
-                    np.float64(du[24 + k, f, c]), np.float64(du[30 + k, f, c]))
+                    np.float64(du[k, o]), np.float64(du[6 + k, o]), np.float64(du[12 + k, o]),
+                    np.float64(du[18 + k, o]), np.float64(du[24 + k, o]),
+                    np.float64(du[30 + k, o]))
             for r in range(3):  # dw = t G
                 dw[f, 9 * c + 3 * r], dw[f, 9 * c + 3 * r + 1], dw[f, 9 * c + 3 * r + 2] = _gt(
                     t[r, 0], t[r, 1], t[r, 2], t[r, 3], t[r, 4], t[r, 5])
@@ -270,10 +282,10 @@ def _geometry(n, oh, ow):
 @njit(cache=True, parallel=True)
 def _forward(x, padding, u, b, oh, ow, th, tw, per, chunks, relu, scale, shift, stats,
              pool_size, pool_stride, y, argmax, sums, parts):
-    """As direct._forward on x unpadded, from U (36, F, C); samples in chunks of ``per``,
+    """As direct._forward on x unpadded, from the slabs U; samples in chunks of ``per``,
     ``parts`` blocks of chunks (one per thread)."""
     n, ch, h, w = x.shape
-    f_count, tiles = u.shape[1], th * tw
+    f_count, tiles = b.shape[0], th * tw
     width = 4 * tw + 2
     for part in prange(parts):
         xs = np.zeros((ch, 4 * th + 2, width), dtype=x.dtype)
@@ -289,7 +301,8 @@ def _forward(x, padding, u, b, oh, ow, th, tw, per, chunks, relu, scale, shift, 
                 xs[:, padding : padding + h, padding : padding + w] = x[s]
                 _input_transform(xs, th, tw, v, count, (s - first) * tiles, rows)
             for xi in range(36):
-                np.dot(u[xi], _slab(v, xi, ch, count), _slab(m, xi, f_count, count))
+                np.dot(_slab(u, xi, f_count, ch), _slab(v, xi, ch, count),
+                       _slab(m, xi, f_count, count))
             for s in range(first, stop):
                 _output_transform(m, count, (s - first) * tiles, th, tw, width, cols, acc)
                 for fi in range(f_count):
@@ -302,11 +315,11 @@ def _forward(x, padding, u, b, oh, ow, th, tw, per, chunks, relu, scale, shift, 
 
 @njit(cache=True, parallel=True)
 def _backward(dy, x, padding, u, oh, ow, th, tw, per, chunks, need_dx, mask, masked, k1, k2,
-              k3, y, argmax, pooled, dx, dw_per, db_per, parts):
-    """As direct._backward on x and dx unpadded, from U (36, F, C): chunk k's weight gradient
-    in dw_per[k * per]."""
+              k3, y, argmax, pooled, dx, du_per, db_per, parts):
+    """As direct._backward on x and dx unpadded, from the slabs U; chunk k's dU (the weight
+    gradient before G^T . G) in du_per[k]."""
     n, ch, h, w = x.shape
-    f_count, tiles = u.shape[1], th * tw
+    f_count, tiles = k1.shape[0], th * tw
     width = 4 * tw + 2
     for part in prange(parts):
         xs = np.zeros((ch, 4 * th + 2, width), dtype=x.dtype)
@@ -314,13 +327,13 @@ def _backward(dy, x, padding, u, oh, ow, th, tw, per, chunks, need_dx, mask, mas
         dm = _slabs(f_count, per * tiles, x.dtype)
         dv = _slabs(ch if need_dx else 0, per * tiles, x.dtype)
         dxs = np.empty((ch if need_dx else 0, 4 * th + 2, width), dtype=x.dtype)
-        du = np.empty((36, f_count, ch), dtype=x.dtype)
         g = np.empty((f_count, 4 * th * width), dtype=x.dtype)
         rows = np.empty((6, width), dtype=x.dtype)
         cols = np.empty((4, 6, tw), dtype=x.dtype)
         for chunk in range(part * chunks // parts, (part + 1) * chunks // parts):
             first, stop = chunk * per, min(n, chunk * per + per)
             count = (stop - first) * tiles
+            du = du_per[chunk]
             for s in range(first, stop):
                 g[:] = 0
                 if pooled:
@@ -332,12 +345,9 @@ def _backward(dy, x, padding, u, oh, ow, th, tw, per, chunks, need_dx, mask, mas
                 _input_transform(xs, th, tw, v, count, (s - first) * tiles, rows)
             for xi in range(36):
                 dm_xi = _slab(dm, xi, f_count, count)
-                np.dot(dm_xi, _slab(v, xi, ch, count).T, du[xi])
+                np.dot(dm_xi, _slab(v, xi, ch, count).T, _slab(du, xi, f_count, ch))
                 if need_dx:
-                    np.dot(u[xi].T, dm_xi, _slab(dv, xi, ch, count))
-            _filter_grad(du, dw_per[first])
-            for s in range(first + 1, stop):
-                dw_per[s] = 0
+                    np.dot(_slab(u, xi, f_count, ch).T, dm_xi, _slab(dv, xi, ch, count))
             if need_dx:
                 for s in range(first, stop):
                     _input_grad(dv, count, th, tw, (s - first) * tiles, rows, dxs)
@@ -355,10 +365,16 @@ def forward(x, padding, w2, b, oh, ow, relu, scale, shift, stats, pool_size, poo
 
 
 def backward(dy, x, padding, w2, oh, ow, need_dx, mask, masked, k1, k2, k3, y, argmax, pooled,
-             dx, dw_per, db_per) -> None:
-    """direct._backward's outputs for x and dx unpadded (N, C, H, W) and w2 (F, C*9)."""
+             dx, db_per) -> np.ndarray:
+    """direct._backward's outputs dx and db_per for x and dx unpadded (N, C, H, W) and w2
+    (F, C*9); returns the weight gradient dw (F, C*9). The chunks' dU are summed in batch
+    order before the one filter-gradient transform (it is linear)."""
     th, tw, per, chunks = _geometry(x.shape[0], oh, ow)
     u = _filter_transform(w2)
+    du_per = np.empty((chunks, *u.shape), dtype=x.dtype)
     with single_threaded_blas():
         _backward(dy, x, padding, u, oh, ow, th, tw, per, chunks, need_dx, mask, masked, k1, k2,
-                  k3, y, argmax, pooled, dx, dw_per, db_per, min(chunks, get_num_threads()))
+                  k3, y, argmax, pooled, dx, du_per, db_per, min(chunks, get_num_threads()))
+    dw = np.empty_like(w2)
+    _filter_grad(sum_batch(du_per), dw)
+    return dw
