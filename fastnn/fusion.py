@@ -4,14 +4,16 @@ A fused step computes exactly what its layers compute one after another (the tes
 this), in fewer passes over the activations: a ReLU after a Conv2D or Dense runs in that
 layer's output loop, a max-pool reads the convolution's output from a per-sample scratch
 buffer, and batch norm gathers its statistics (or, in inference, applies its running ones)
-while each sample's convolution output is in cache.
+while each sample's convolution output is in cache; in inference a max-pool after the batch
+norm pools before it (:class:`ConvReLUBatchNormMaxPool`).
 
 Layers know nothing of this. A step reads its layers' parameters, calls the fused kernel and
 writes the layers' gradients; :class:`Single` runs any other layer on its own.
 
 Every convolution runs in a :class:`ConvStep`, which asks the backend once per per-sample input
 shape (so ``predict`` on any batch size reuses it) which algorithm the forward and the backward
-pass use (``conv2d_algorithm``: direct, gemm or im2col, see ``fastnn.kernels.numba.conv``),
+pass use (``conv2d_algorithm``: direct, winograd, gemm or im2col, see
+``fastnn.kernels.numba.conv``),
 passes it to every kernel call and shows it in the plan.
 
     >>> print(model.plan)        # one line per kernel call
@@ -171,7 +173,7 @@ class ConvReLUBatchNorm(ConvStep):
     kernel = "conv2d_relu_batchnorm"
 
     def forward(self, x, training):
-        conv, _, bn = self.layers
+        conv, _, bn = self.layers[:3]
         running = {}
         if not training:
             running = {"mean": bn.buffers["running_mean"], "var": bn.buffers["running_var"]}
@@ -184,7 +186,7 @@ class ConvReLUBatchNorm(ConvStep):
         return out
 
     def backward(self, dy):
-        conv, _, bn = self.layers
+        conv, _, bn = self.layers[:3]
         if self.y is None:
             raise RuntimeError(f"{bn!r}: backward needs a forward pass in training mode")
         dx, conv.grads["w"], conv.grads["b"], bn.grads["gamma"], bn.grads["beta"] = (
@@ -195,7 +197,34 @@ class ConvReLUBatchNorm(ConvStep):
         return dx
 
 
+class ConvReLUBatchNormMaxPool(ConvReLUBatchNorm):
+    """A VGG block's tail. Training needs the batch statistics of the whole batch before any
+    sample can be normalized, so the pool runs after the Conv + ReLU + BatchNorm kernel. In
+    inference batch norm is ``a * y + b`` per channel, and where every ``a`` is positive it
+    commutes with the max (same winner, same value: the affine map runs on the same element),
+    so the convolution pools from its in-cache output (``conv2d_relu_maxpool``) and only the
+    pooled values are normalized: no full-size output is written and read back."""
+
+    kernel = "conv2d_relu_batchnorm_maxpool"
+
+    def forward(self, x, training):
+        conv, _, bn, pool = self.layers
+        var, eps = bn.buffers["running_var"], bn.eps
+        if not training and np.all(bn.params["gamma"] / np.sqrt(var + eps) > 0):
+            self.y = None  # as ConvReLUBatchNorm in inference: no backward pass
+            pooled, _ = ops.conv2d_relu_maxpool_forward(
+                x, conv.params["w"], conv.params["b"], conv.stride, conv.padding, pool.size,
+                pool.stride, algorithm=self.choose(x.shape[1:]))
+            return ops.batchnorm_forward(pooled, bn.params["gamma"], bn.params["beta"],
+                                         bn.buffers["running_mean"], var, eps)
+        return pool.forward(super().forward(x, training), training)
+
+    def backward(self, dy):
+        return super().backward(self.layers[3].backward(dy))
+
+
 PATTERNS: tuple[tuple[tuple[type[Layer], ...], type[Step]], ...] = (
+    ((Conv2D, ReLU, BatchNorm2D, MaxPool2D), ConvReLUBatchNormMaxPool),
     ((Conv2D, ReLU, MaxPool2D), ConvReLUMaxPool),
     ((Conv2D, ReLU, BatchNorm2D), ConvReLUBatchNorm),
     ((Conv2D, ReLU), ConvReLU),

@@ -387,14 +387,13 @@ class Dropout(Layer):
 
     def forward(self, x, training=False):
         if not training or self.p == 0:
-            self.mask = None
+            self.u = None
             return x
-        keep = self.rng.random(x.shape, dtype=np.float32) >= self.p
-        self.mask = keep.astype(x.dtype) / x.dtype.type(1 - self.p)
-        return x * self.mask
+        self.u = self.rng.random(x.shape, dtype=np.float32)  # kept where u >= p
+        return ops.dropout_forward(x, self.u, self.p)
 
     def backward(self, dy):
-        return dy if self.mask is None else dy * self.mask
+        return dy if self.u is None else ops.dropout_backward(dy, self.u, self.p)
 
     def config(self):
         return {"p": self.p}

@@ -333,6 +333,18 @@ def unary_backward_args(dy, x, name="x"):
     return dy, x
 
 
+def dropout_args(x, u, p, name="x"):
+    """x and u (float32 uniform draws in [0, 1), x's shape) and the drop probability p."""
+    x = floats(name, x)
+    u = floats("u", u)
+    if u.dtype != np.float32:
+        raise ValueError(f"u must be float32 uniform draws, got dtype {u.dtype}")
+    same_shape(name, x, "u", u)
+    if not (isinstance(p, numbers.Real) and 0 <= p < 1):
+        raise ValueError(f"p must be in [0, 1), got {p!r}")
+    return x, u, float(p)
+
+
 def labels_args(logits, labels):
     logits = floats("logits", logits, 2)
     if not isinstance(labels, np.ndarray) or labels.ndim != 1:

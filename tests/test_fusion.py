@@ -5,29 +5,41 @@ import numpy as np
 import pytest
 
 import fastnn as fn
-from fastnn.fusion import ConvReLU, ConvReLUBatchNorm, ConvReLUMaxPool, DenseReLU, Single
+from fastnn.fusion import (
+    ConvReLU,
+    ConvReLUBatchNorm,
+    ConvReLUBatchNormMaxPool,
+    ConvReLUMaxPool,
+    DenseReLU,
+    Single,
+)
 
 
 def net(conv_stride=1, padding=1):
-    """Every pattern once: Conv+ReLU+MaxPool, Conv+ReLU+BatchNorm, Conv+ReLU, Dense+ReLU."""
+    """Every pattern once: Conv+ReLU+MaxPool, Conv+ReLU+BatchNorm, Conv+ReLU,
+    Conv+ReLU+BatchNorm+MaxPool, Dense+ReLU."""
     return [
         fn.Conv2D(2, 4, 3, padding=padding), fn.ReLU(), fn.MaxPool2D(2),
         fn.Conv2D(4, 5, 3, stride=conv_stride, padding=1), fn.ReLU(), fn.BatchNorm2D(5),
-        fn.Conv2D(5, 3, 3, padding="same"), fn.ReLU(), fn.Flatten(),
-        fn.Dense(3 * 4 * 4 // conv_stride**2, 6), fn.ReLU(), fn.Dense(6, 3),
+        fn.Conv2D(5, 3, 3, padding="same"), fn.ReLU(),
+        fn.Conv2D(3, 4, 3, padding=1), fn.ReLU(), fn.BatchNorm2D(4), fn.MaxPool2D(2),
+        fn.Flatten(), fn.Dense(4 * 2 * 2 // conv_stride**2, 6), fn.ReLU(), fn.Dense(6, 3),
     ]
 
 
 def test_the_plan_follows_the_table_and_prints():
     model = fn.Sequential(net())
     assert [type(s) for s in model.plan] == [ConvReLUMaxPool, ConvReLUBatchNorm, ConvReLU,
-                                             Single, DenseReLU, Single]
-    assert model.plan.first_index == [0, 3, 6, 8, 9, 11]
+                                             ConvReLUBatchNormMaxPool, Single, DenseReLU,
+                                             Single]
+    assert model.plan.first_index == [0, 3, 6, 8, 12, 13, 15]
     text = str(model.plan)
     assert "3-5  Conv2D + ReLU + BatchNorm2D" in text and "conv2d_relu_batchnorm" in text
+    assert "8-11  Conv2D + ReLU + BatchNorm2D + MaxPool2D" in text
+    assert "conv2d_relu_batchnorm_maxpool" in text
     assert "conv2d_relu_batchnorm" in model.summary()  # the kernel column
     unfused = fn.Sequential(net(), fuse=False)
-    assert all(isinstance(s, Single) for s in unfused.plan) and len(unfused.plan) == 12
+    assert all(isinstance(s, Single) for s in unfused.plan) and len(unfused.plan) == 16
 
 
 def test_layers_carry_no_fusion_arguments():
@@ -40,17 +52,25 @@ def test_layers_carry_no_fusion_arguments():
 @pytest.mark.parametrize("dtype,tol", [("float64", 1e-10), ("float32", 2e-4)])
 @pytest.mark.parametrize("conv_stride", [1, 2])
 @pytest.mark.parametrize("training", [True, False])
-def test_fused_steps_give_the_numbers_of_the_layers_apart(dtype, tol, conv_stride, training):
+@pytest.mark.parametrize("gamma_sign", [1, -1])  # -1: one negative scale, no pool-first
+def test_fused_steps_give_the_numbers_of_the_layers_apart(dtype, tol, conv_stride, training,
+                                                          gamma_sign):
     rng = np.random.default_rng(2)
     x = rng.standard_normal((5, 2, 8, 8)).astype(dtype)
     y = rng.integers(0, 3, 5)
     fused = fn.Sequential(net(conv_stride), seed=3, dtype=dtype)
     apart = fn.Sequential(net(conv_stride), seed=3, dtype=dtype, fuse=False)
-    bn_f, bn_a = fused.layers[5], apart.layers[5]
-    for bn in (bn_f, bn_a):  # running statistics other than the initial ones
-        bn.buffers["running_mean"][:] = rng.random(5)
-        bn.buffers["running_var"][:] = 1 + rng.random(5)
-    bn_a.buffers = {k: v.copy() for k, v in bn_f.buffers.items()}
+    fused(x[:1])  # allocate the parameters
+    apart(x[:1])
+    for i in (5, 10):
+        bn_f, bn_a = fused.layers[i], apart.layers[i]
+        f = bn_f.params["gamma"].size
+        bn_f.buffers["running_mean"][:] = rng.random(f)  # statistics other than the first
+        bn_f.buffers["running_var"][:] = 1 + rng.random(f)
+        bn_f.params["gamma"][:] = 0.5 + rng.random(f)
+        bn_f.params["gamma"][0] *= gamma_sign
+        bn_a.buffers = {k: v.copy() for k, v in bn_f.buffers.items()}
+        bn_a.params["gamma"][:] = bn_f.params["gamma"]
     if not training:
         np.testing.assert_allclose(fused(x), apart(x), rtol=tol, atol=tol)
         return
@@ -59,8 +79,10 @@ def test_fused_steps_give_the_numbers_of_the_layers_apart(dtype, tol, conv_strid
     np.testing.assert_allclose(logits_f, logits_a, rtol=tol, atol=tol)
     for (key, _, gf), (_, _, ga) in zip(fused.parameters(), apart.parameters()):
         np.testing.assert_allclose(gf, ga, rtol=tol, atol=tol, err_msg=key)
-    for name in bn_f.buffers:  # both updated the running statistics alike
-        np.testing.assert_allclose(bn_f.buffers[name], bn_a.buffers[name], rtol=tol)
+    for i in (5, 10):  # both updated the running statistics alike
+        for name in fused.layers[i].buffers:
+            np.testing.assert_allclose(fused.layers[i].buffers[name],
+                                       apart.layers[i].buffers[name], rtol=tol)
 
 
 def test_the_plan_and_the_shape_checks_follow_changes_to_the_model():
@@ -73,3 +95,28 @@ def test_the_plan_and_the_shape_checks_follow_changes_to_the_model():
     model.layers.insert(0, fn.Dense(5, 4))
     with pytest.raises(fn.ShapeError, match=r"layer 0 Dense\(in_features=5"):
         model.predict(x)
+
+
+@pytest.mark.parametrize("gamma_sign,pooled_first", [(1, True), (-1, False)])
+def test_inference_pools_before_batch_norm_only_when_every_scale_is_positive(
+        monkeypatch, gamma_sign, pooled_first):
+    from fastnn import fusion
+
+    model = fn.Sequential([fn.Conv2D(2, 4, 3, padding=1), fn.ReLU(), fn.BatchNorm2D(4),
+                           fn.MaxPool2D(2), fn.Flatten(), fn.Dense(16, 2)], seed=0)
+    x = np.random.default_rng(0).standard_normal((3, 2, 4, 4)).astype(np.float32)
+    model.predict(x)
+    model.layers[2].params["gamma"][1] *= gamma_sign
+    calls = []
+
+    class Spy:
+        def __getattr__(self, name):
+            calls.append(name)
+            return getattr(fn.backend.ops, name)
+
+    model.fuse = False
+    want = model.predict(x)
+    model.fuse = True
+    monkeypatch.setattr(fusion, "ops", Spy())
+    np.testing.assert_allclose(model.predict(x), want, rtol=1e-5, atol=1e-6)
+    assert ("conv2d_relu_maxpool_forward" in calls) == pooled_first

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from .. import _checks as c
 
@@ -90,3 +90,27 @@ def tanh_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
     """dx = dy * (1 - y**2), where y is the tanh's output."""
     return _unary_backward(_tanh_backward, dy, y, "y")
 
+
+
+@njit(cache=True, parallel=True)
+def _dropout(x, u, p, scale, y):
+    """y = x * scale where u >= p, else x * 0; 16 blocks (fixed, results are per element)."""
+    blocks = 16
+    for blk in prange(blocks):
+        for i in range(blk * x.size // blocks, (blk + 1) * x.size // blocks):
+            y[i] = x[i] * (scale if u[i] >= p else x.dtype.type(0))
+
+
+def dropout_forward(x: np.ndarray, u: np.ndarray, p: float) -> np.ndarray:
+    """Inverted dropout: x scaled by 1/(1-p) where the uniform draw u (float32, x's shape)
+    is >= p, zero elsewhere. u is the mask: keep it for the backward pass."""
+    x, u, p = c.dropout_args(x, u, p)
+    y = np.empty_like(x)
+    _dropout(x.reshape(-1), u.reshape(-1), np.float32(p), x.dtype.type(1) / x.dtype.type(1 - p),
+             y.reshape(-1))
+    return y
+
+
+def dropout_backward(dy: np.ndarray, u: np.ndarray, p: float) -> np.ndarray:
+    """dx = dy scaled by 1/(1-p) where u >= p, zero elsewhere (u as in the forward pass)."""
+    return dropout_forward(*c.dropout_args(dy, u, p, "dy"))

@@ -205,20 +205,22 @@ def _input_grad(dv, count, th, tw, t0, rows, dxs):
 @njit(cache=True)
 def _output_transform(m, count, t0, th, tw, width, cols, acc):
     """acc[f] (wide rows of length width) = A^T M A of each tile t0 + i*tw + j at (4i, 4j).
-    cols (4, 6, tw) is scratch."""
+    cols (4, 6, th*tw) is scratch. The column step runs over all the sample's tiles at once:
+    loops as long as a tile row (4 to 8 tiles) are too short for LLVM to vectorize."""
+    tiles = th * tw
     for f in range(acc.shape[0]):
-        for i in range(th):
-            o = f * count + t0 + i * tw
-            for a in range(6):  # A^T on the columns of the tiles' rows a
-                m0, m1, m2, m3, m4, m5 = _six(m, 6 * a, o, tw)
-                for j in range(tw):
-                    cols[0, a, j], cols[1, a, j], cols[2, a, j], cols[3, a, j] = _at(
-                        m0[j], m1[j], m2[j], m3[j], m4[j], m5[j])
+        o = f * count + t0
+        for a in range(6):  # A^T on the columns of the tiles' rows a, over all the tiles
+            m0, m1, m2, m3, m4, m5 = _six(m, 6 * a, o, tiles)
+            for t in range(tiles):
+                cols[0, a, t], cols[1, a, t], cols[2, a, t], cols[3, a, t] = _at(
+                    m0[t], m1[t], m2[t], m3[t], m4[t], m5[t])
+        for i in range(th):  # and on the rows, into the tiles' columns k
             base = 4 * i * width
-            for k in range(4):  # and on the rows, into the tiles' column k
+            for k in range(4):
+                c0, c1, c2, c3, c4, c5 = _six(cols[k], 0, i * tw, tw)
                 for j in range(tw):
-                    y0, y1, y2, y3 = _at(cols[k, 0, j], cols[k, 1, j], cols[k, 2, j],
-                                         cols[k, 3, j], cols[k, 4, j], cols[k, 5, j])
+                    y0, y1, y2, y3 = _at(c0[j], c1[j], c2[j], c3[j], c4[j], c5[j])
                     q = base + 4 * j + k
                     acc[f, q] = y0
                     acc[f, q + width] = y1
@@ -229,22 +231,23 @@ def _output_transform(m, count, t0, th, tw, width, cols, acc):
 @njit(cache=True)
 def _output_grad(g, count, t0, th, tw, width, cols, dm):
     """dM[:, f, t0 + i*tw + j] = A G A^T for the 4x4 block G at (4i, 4j) of g[f]'s wide rows:
-    the adjoint of _output_transform. cols (4, 6, tw) is scratch."""
+    the adjoint of _output_transform. cols (4, 6, th*tw) is scratch."""
+    tiles = th * tw
     for f in range(g.shape[0]):
-        for i in range(th):
+        for i in range(th):  # A on the rows, into the tiles' columns k
             base = 4 * i * width
-            for k in range(4):  # A on the rows, for the tiles' column k
+            for k in range(4):
+                c0, c1, c2, c3, c4, c5 = _six(cols[k], 0, i * tw, tw)
                 for j in range(tw):
                     q = base + 4 * j + k
-                    (cols[k, 0, j], cols[k, 1, j], cols[k, 2, j], cols[k, 3, j], cols[k, 4, j],
-                     cols[k, 5, j]) = _a(g[f, q], g[f, q + width], g[f, q + 2 * width],
-                                         g[f, q + 3 * width])
-            o = f * count + t0 + i * tw
-            for a in range(6):  # and on the columns
-                d0, d1, d2, d3, d4, d5 = _six(dm, 6 * a, o, tw)
-                for j in range(tw):
-                    d0[j], d1[j], d2[j], d3[j], d4[j], d5[j] = _a(
-                        cols[0, a, j], cols[1, a, j], cols[2, a, j], cols[3, a, j])
+                    c0[j], c1[j], c2[j], c3[j], c4[j], c5[j] = _a(
+                        g[f, q], g[f, q + width], g[f, q + 2 * width], g[f, q + 3 * width])
+        o = f * count + t0
+        for a in range(6):  # and on the columns, over all the tiles
+            d0, d1, d2, d3, d4, d5 = _six(dm, 6 * a, o, tiles)
+            for t in range(tiles):
+                d0[t], d1[t], d2[t], d3[t], d4[t], d5[t] = _a(
+                    cols[0, a, t], cols[1, a, t], cols[2, a, t], cols[3, a, t])
 
 
 @njit(cache=True, inline="always")
@@ -293,7 +296,7 @@ def _forward(x, padding, u, b, oh, ow, th, tw, per, chunks, relu, scale, shift, 
         m = _slabs(f_count, per * tiles, x.dtype)
         acc = np.empty((f_count, 4 * th * width), dtype=x.dtype)
         rows = np.empty((6, width), dtype=x.dtype)
-        cols = np.empty((4, 6, tw), dtype=x.dtype)
+        cols = np.empty((4, 6, tiles), dtype=x.dtype)
         for chunk in range(part * chunks // parts, (part + 1) * chunks // parts):
             first, stop = chunk * per, min(n, chunk * per + per)
             count = (stop - first) * tiles  # the GEMMs' columns
@@ -329,7 +332,7 @@ def _backward(dy, x, padding, u, oh, ow, th, tw, per, chunks, need_dx, mask, mas
         dxs = np.empty((ch if need_dx else 0, 4 * th + 2, width), dtype=x.dtype)
         g = np.empty((f_count, 4 * th * width), dtype=x.dtype)
         rows = np.empty((6, width), dtype=x.dtype)
-        cols = np.empty((4, 6, tw), dtype=x.dtype)
+        cols = np.empty((4, 6, tiles), dtype=x.dtype)
         for chunk in range(part * chunks // parts, (part + 1) * chunks // parts):
             first, stop = chunk * per, min(n, chunk * per + per)
             count = (stop - first) * tiles

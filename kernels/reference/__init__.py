@@ -2,6 +2,8 @@
 :mod:`fastnn.kernels.numba`, which has the same functions with the same signatures."""
 
 from .activations import (
+    dropout_backward,
+    dropout_forward,
     relu_backward,
     relu_forward,
     sigmoid_backward,
@@ -45,6 +47,7 @@ __all__ = [
     "conv2d_forward",
     "conv2d_relu_batchnorm_backward", "conv2d_relu_batchnorm_forward",
     "conv2d_relu_maxpool_backward", "conv2d_relu_maxpool_forward", "dense_backward",
+    "dropout_backward", "dropout_forward",
     "dense_forward", "global_avgpool2d_backward", "global_avgpool2d_forward", "im2col",
     "maxpool2d_backward", "maxpool2d_forward", "multiclass_hinge", "relu_backward",
     "relu_forward", "sgd_update", "sgd_update_many", "sigmoid_backward", "sigmoid_forward",

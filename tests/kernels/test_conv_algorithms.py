@@ -246,6 +246,6 @@ def test_overlapping_blas_limits_restore_the_thread_counts_once_all_leave():
 def test_summary_shows_the_algorithms_without_changing_the_plan():
     model = fn.models.simple_vgg()
     text = model.summary((3, 64, 64))
-    assert "conv2d_relu_batchnorm: direct/direct" in text  # 3 -> 32 channels
-    assert text.count("conv2d_relu_batchnorm: winograd/winograd") == 5
+    assert "conv2d_relu_batchnorm_maxpool: direct/direct" in text  # 3 -> 32 channels
+    assert text.count(": winograd/winograd") == 5
     assert ": ?/?" in str(model.plan)  # the plan shows what ran; nothing has
