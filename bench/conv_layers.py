@@ -1,7 +1,9 @@
 """Per-layer profile of a training step: each step of a zoo network's plan timed forward and
 backward at batch 32, with GFLOP/s (direct-convolution FLOPs) and the share of the measured
 matmul peak; for every convolution also each algorithm of the Numba backend, so the switch
-points in kernels/numba/conv.py can be checked on this machine.
+points in kernels/numba/conv.py can be checked on this machine, and each algorithm's float32
+error: the largest difference of the convolution's output from the float64 one, over the
+largest output.
 
     python bench/conv_layers.py                      # SimpleVGGNet
     python bench/conv_layers.py --network cifar-cnn
@@ -16,6 +18,7 @@ import numpy as np
 import fastnn as fn
 from fastnn import zoo
 from fastnn.benchmarks import format_table, time_call
+from fastnn.kernels import numba as nk
 
 ALGORITHMS = ("direct", "gemm", "winograd")  # the stride-1 algorithms (winograd: 3x3 only)
 
@@ -26,6 +29,16 @@ def _force(step, sample_shape, pair):
     for key in step.chosen:
         step.chosen[key] = pair
     step.algorithm = pair
+
+
+def float32_error(conv, x: np.ndarray, algorithm: str) -> float:
+    """max |y32 - y64| / max |y64| of conv's output on x, y64 by direct convolution in
+    float64 (the weights and input rounded to float32 first, so only the arithmetic differs)."""
+    w, b = conv.params["w"], conv.params["b"]
+    exact = nk.conv2d_forward(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64),
+                              conv.stride, conv.padding, algorithm=("direct", "direct"))
+    got = nk.conv2d_forward(x, w, b, conv.stride, conv.padding, algorithm=(algorithm, algorithm))
+    return float(np.abs(got - exact).max() / np.abs(exact).max())
 
 
 def profile(name: str, batch: int, budget: float) -> tuple[list[dict], float]:
@@ -58,7 +71,8 @@ def profile(name: str, batch: int, budget: float) -> tuple[list[dict], float]:
                 _force(step, h.shape[1:], (a, a))
                 fwd, both = run()
                 times[a] = fwd, both - fwd
-                row |= {f"fwd {a}": fwd, f"bwd {a}": both - fwd}
+                row |= {f"fwd {a}": fwd, f"bwd {a}": both - fwd,
+                        f"{a} error": float32_error(step.layers[0], h[:4], a)}
             _force(step, h.shape[1:], chosen)
             fwd, bwd = times[chosen[0]][0], times[chosen[1]][1]
             row["algorithm"] = "/".join(chosen)
@@ -91,6 +105,9 @@ def main() -> None:
     print(format_table(rows, ["layers", "step", "input", "algorithm", "forward", "backward",
                               "fwd GFLOP/s", "fwd % of peak", "bwd GFLOP/s", "bwd % of peak",
                               *(f"{p} {a}" for p in ("fwd", "bwd") for a in ALGORITHMS)]))
+    print("\nfloat32 error of each algorithm (max |y32 - y64| / max |y64|, 4 samples):")
+    print(format_table([r for r in rows if "direct error" in r],
+                       ["layers", "input", *(f"{a} error" for a in ALGORITHMS)]))
 
 
 if __name__ == "__main__":

@@ -150,7 +150,7 @@ def format_table(rows: list[dict], columns: list[str]) -> str:
             return "-"
         if isinstance(v, str):
             return v
-        if "/" in key or "%" in key or "GFLOP" in key:
+        if "/" in key or "%" in key or "GFLOP" in key or "error" in key:
             return f"{v:.3g}" if v < 1000 else f"{v:,.0f}"
         if v >= 100:
             return f"{v / 60:.0f} min"

@@ -20,11 +20,13 @@ and 1/24) make float32 results somewhat less exact than direct convolution's (th
 the error to a bound).
 
 Each sample is first copied into a per-thread scratch image, zero-padded to whole tiles, so the
-transforms have no edge cases and the caller pads nothing. The transforms work row-wise: the
-row combinations of B^T (or of A, or their adjoints) run over whole scratch rows (contiguous,
-vectorized), and only the column step goes tile by tile. The output lands in the direct
-kernels' "wide" layout (rows of the scratch width), so every epilogue (bias, ReLU, batch-norm
-statistics or affine, ReLU + max-pool) and every gradient prologue is theirs.
+transforms have no edge cases and the caller pads nothing. Each transform is two passes of
+6-point (or 4-point) combinations, written so the long one vectorizes: B^T over whole scratch
+rows, then tile by tile along a row of tiles; A^T (and the adjoint A) over all of a sample's
+tiles at once, then into each tile's rows. The data lives in "slabs" (:func:`_slabs`). The
+output lands in the direct kernels' "wide" layout (rows of the scratch width), so every
+epilogue (bias, ReLU, batch-norm statistics or affine, ReLU + max-pool) and every gradient
+prologue is theirs.
 
 Samples are cut into fixed chunks of about CHUNK_TILES tiles, so the GEMMs are large enough
 for BLAS even on 8x8 images; each thread takes whole chunks and reuses its scratch. Each
