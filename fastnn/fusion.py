@@ -220,6 +220,9 @@ class ConvReLUBatchNormMaxPool(ConvReLUBatchNorm):
         return pool.forward(super().forward(x, training), training)
 
     def backward(self, dy):
+        if self.y is None:  # the inference path ran no pool either
+            raise RuntimeError(f"{self.layers[2]!r}: backward needs a forward pass in training "
+                               "mode")
         return super().backward(self.layers[3].backward(dy))
 
 

@@ -120,3 +120,12 @@ def test_inference_pools_before_batch_norm_only_when_every_scale_is_positive(
     monkeypatch.setattr(fusion, "ops", Spy())
     np.testing.assert_allclose(model.predict(x), want, rtol=1e-5, atol=1e-6)
     assert ("conv2d_relu_maxpool_forward" in calls) == pooled_first
+
+
+def test_backward_after_an_inference_pass_is_a_named_error():
+    model = fn.Sequential([fn.Conv2D(2, 4, 3, padding=1), fn.ReLU(), fn.BatchNorm2D(4),
+                           fn.MaxPool2D(2), fn.Flatten(), fn.Dense(16, 2)], seed=0)
+    out = model.forward(np.ones((2, 2, 4, 4), np.float32), training=False)
+    with pytest.raises(RuntimeError, match=r"BatchNorm2D.*backward needs a forward pass in "
+                                           r"training mode"):
+        model.backward(np.ones_like(out))

@@ -6,10 +6,10 @@ that shares the unrolled input and the output gradient, so they are chosen toget
 
 - ``direct`` (:mod:`.direct`), stride 1 with few channels: works on the image itself, no
   copies; it wins while F*C is small (the MNIST CNN, LeNet-5, a first layer on RGB).
-- ``winograd`` (:mod:`.winograd`), 3x3 stride 1 from F*C = 256 on outputs of 8x8 or more:
-  F(4x4, 3x3) needs 4x fewer multiplications than the others, as 36 BLAS GEMMs over a chunk
-  of samples; it beats direct and gemm on every 3x3 layer of the zoo from 16 channels on,
-  forward and backward.
+- ``winograd`` (:mod:`.winograd`), 3x3 stride 1 from F*C = 256 on outputs of at least 64
+  pixels (8x8): F(4x4, 3x3) needs 4x fewer multiplications than the others, as 36 BLAS GEMMs
+  over a chunk of samples; it beats direct and gemm on every 3x3 layer of the zoo from 16
+  channels on, forward and backward.
 - ``gemm`` (:mod:`.gemm`), the other stride-1 kernels with many channels (5x5, 1x1, ...): the
   same wide layout unrolled into an im2col matrix, and one BLAS GEMM per sample per thread.
 - ``im2col`` (:mod:`.im2col`), other strides: per-sample im2col and Numba loops.
@@ -17,13 +17,13 @@ that shares the unrolled input and the output gradient, so they are chosen toget
 The switch points were measured on the 2-core AVX-512 machine (``python bench/conv_layers.py``,
 figures in the README). Winograd F(4x4, 3x3) runs 1.9-2.9x faster than the better of direct
 and gemm on the zoo's 3x3 layers of 32-128 channels, and about 1.3-1.5x at F*C = 256 (16 x 16
-channels on 32x32); below 8x8 outputs most of its 4x4 tiles are edges and gemm wins. (F(2x2,
-3x3), with 1.78x the multiplications and a smaller float32 error, was slower on every zoo
-layer; F(4x4)'s error, 2-9e-6 of the largest output, does not matter to training.) For
-other kernel sizes, the GEMM backward pass is faster than direct from F*C = 2048, its forward
-pass from F*C = 2048 on outputs of at most 16x16 (at 32x32 direct keeps pace up to 64 x 64
-channels). The choice is a rule, not a timing taken at run time, so that a seeded run gives
-the same bits every time.
+channels on 32x32); on smaller outputs most of its 4x4 tiles are edges, and such layers
+follow the rule of the other kernel sizes. (F(2x2, 3x3), with 1.78x the multiplications and a
+smaller float32 error, was slower on every zoo layer; F(4x4)'s error, 2-9e-6 of the largest
+output, does not matter to training.) For other kernel sizes, the GEMM backward pass is
+faster than direct from F*C = 2048, its forward pass from F*C = 2048 on outputs of at most
+16x16 (at 32x32 direct keeps pace up to 64 x 64 channels). The choice is a rule, not a
+timing taken at run time, so that a seeded run gives the same bits every time.
 
 Each kernel takes ``algorithm`` (forward, backward), or None to apply the rule here; a model
 chooses once per layer shape and shows it in its plan (:mod:`fastnn.fusion`). The fused

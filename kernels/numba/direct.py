@@ -274,7 +274,6 @@ def _backward(dy, x, w2, kh, kw, oh, ow, need_dx, mask, masked, k1, k2, k3, y, a
 # --- entry points (arguments checked by the caller; x unpadded, w (F, C, KH, KW)) -------------
 
 _NONE4 = np.zeros((1, 1, 1, 1), dtype=np.int64)  # an unused argmax
-_NO_SUMS = np.zeros((1, 1, 2))
 
 
 def _kernels(algorithm):
@@ -305,7 +304,7 @@ def _run_forward(x, w, b, padding, relu, scale, shift, stats, pool_size, pool_st
         shape = (n, f, oh, ow)
     y = np.empty(shape, dtype=x.dtype)
     argmax = np.empty(shape, dtype=np.int64) if pool_size else _NONE4
-    sums = np.empty((n, f, 2)) if stats else _NO_SUMS
+    sums = np.empty((n, f if stats else 1, 2))  # sums[i] of every sample is a valid view
     one, zero = np.ones(f, dtype=x.dtype), np.zeros(f, dtype=x.dtype)
     scale = one if scale is None else scale
     shift = zero if shift is None else shift

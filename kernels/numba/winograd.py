@@ -17,7 +17,8 @@ forward pass exactly; in exact arithmetic both equal the convolution's.
 
 The interpolation points are 0, +-1, +-2 and infinity; the transforms' coefficients (up to 8
 and 1/24) make float32 results somewhat less exact than direct convolution's (the tests hold
-the error to a bound).
+the error to a bound), and a non-finite or huge input spreads through its whole tile (NaN
+where direct convolution gives inf; the models refuse non-finite inputs before any kernel).
 
 Each sample is first copied into a per-thread scratch image, zero-padded to whole tiles, so the
 transforms have no edge cases and the caller pads nothing. Each transform is two passes of
