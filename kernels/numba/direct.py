@@ -152,6 +152,19 @@ def _forward(x, w2, b, kh, kw, oh, ow, relu, scale, shift, stats, pool_size, poo
             _unwiden(acc, width, relu, scale, shift, stats, y[i], sums[i])
 
 
+@njit(cache=True)
+def _bias_epilogue(acc, b, width, ow, relu, scale, shift, stats, pool_size, pool_stride, y,
+                   argmax, sums):
+    """One sample's wide output acc (F, OH*W) of the GEMM-based kernels: plus the bias, then
+    ReLU + max-pool into y and argmax, or _unwiden into y and sums."""
+    for fi in range(acc.shape[0]):
+        acc[fi] += b[fi]
+    if pool_size:
+        _relu_pool(acc, width, ow, pool_size, pool_stride, y, argmax)
+    else:
+        _unwiden(acc, width, relu, scale, shift, stats, y, sums)
+
+
 @njit(cache=True, fastmath=FASTMATH)
 def _unwiden(acc, width, relu, scale, shift, stats, y, sums):
     """y (F, OH, OW) = scale * (the wide rows of acc, or their ReLU) + shift; ReLU turns NaN
@@ -303,7 +316,7 @@ def _run_forward(x, w, b, padding, relu, scale, shift, stats, pool_size, pool_st
     else:
         shape = (n, f, oh, ow)
     y = np.empty(shape, dtype=x.dtype)
-    argmax = np.empty(shape, dtype=np.int64) if pool_size else _NONE4
+    argmax = np.empty(shape if pool_size else (n, 1, 1, 1), dtype=np.int64)
     sums = np.empty((n, f if stats else 1, 2))  # sums[i] of every sample is a valid view
     one, zero = np.ones(f, dtype=x.dtype), np.zeros(f, dtype=x.dtype)
     scale = one if scale is None else scale

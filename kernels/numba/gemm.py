@@ -30,7 +30,7 @@ from contextlib import contextmanager
 import numpy as np
 from numba import get_num_threads, njit, prange
 
-from .direct import _relu_pool, _tap, _unpool_grad, _unwiden, _widen_grad
+from .direct import _bias_epilogue, _tap, _unpool_grad, _widen_grad
 
 _blas = {"libs": None, "users": 0, "limit": None}
 _blas_lock = threading.Lock()
@@ -90,12 +90,8 @@ def _forward(x, w2, b, kh, kw, oh, ow, relu, scale, shift, stats, pool_size, poo
         for i in range(part * n // parts, (part + 1) * n // parts):
             _unroll(xf[i], kh, kw, width, length, cols)
             np.dot(w2, cols, acc)
-            for fi in range(f_count):
-                acc[fi] += b[fi]
-            if pool_size:
-                _relu_pool(acc, width, ow, pool_size, pool_stride, y[i], argmax[i])
-            else:
-                _unwiden(acc, width, relu, scale, shift, stats, y[i], sums[i])
+            _bias_epilogue(acc, b, width, ow, relu, scale, shift, stats, pool_size, pool_stride,
+                           y[i], argmax[i], sums[i])
 
 
 @njit(cache=True, parallel=True)

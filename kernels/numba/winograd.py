@@ -42,7 +42,7 @@ import numpy as np
 from numba import get_num_threads, njit, prange
 
 from ._common import sum_batch
-from .direct import _relu_pool, _unpool_grad, _unwiden, _widen_grad
+from .direct import _bias_epilogue, _unpool_grad, _widen_grad
 from .gemm import single_threaded_blas
 
 CHUNK_TILES = 128
@@ -315,12 +315,8 @@ def _forward(x, padding, u, b, oh, ow, th, tw, per, chunks, relu, scale, shift, 
                        _slab(m, xi, f_count, count))
             for s in range(first, stop):
                 _output_transform(m, count, (s - first) * tiles, th, tw, width, cols, acc)
-                for fi in range(f_count):
-                    acc[fi] += b[fi]
-                if pool_size:
-                    _relu_pool(acc, width, ow, pool_size, pool_stride, y[s], argmax[s])
-                else:
-                    _unwiden(acc, width, relu, scale, shift, stats, y[s], sums[s])
+                _bias_epilogue(acc, b, width, ow, relu, scale, shift, stats, pool_size,
+                               pool_stride, y[s], argmax[s], sums[s])
 
 
 @njit(cache=True, parallel=True)
