@@ -31,14 +31,17 @@ def _force(step, sample_shape, pair):
     step.algorithm = pair
 
 
-def float32_error(conv, x: np.ndarray, algorithm: str) -> float:
-    """max |y32 - y64| / max |y64| of conv's output on x, y64 by direct convolution in
-    float64 (the weights and input rounded to float32 first, so only the arithmetic differs)."""
+def float32_errors(conv, x: np.ndarray, algorithms: list[str]) -> dict[str, float]:
+    """max |y32 - y64| / max |y64| of conv's output on x for each algorithm, y64 by direct
+    convolution in float64 (the weights and input rounded to float32 first, so only the
+    arithmetic differs)."""
     w, b = conv.params["w"], conv.params["b"]
     exact = nk.conv2d_forward(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64),
                               conv.stride, conv.padding, algorithm=("direct", "direct"))
-    got = nk.conv2d_forward(x, w, b, conv.stride, conv.padding, algorithm=(algorithm, algorithm))
-    return float(np.abs(got - exact).max() / np.abs(exact).max())
+    scale = np.abs(exact).max()
+    return {f"{a} error": float(np.abs(nk.conv2d_forward(x, w, b, conv.stride, conv.padding,
+                                                         algorithm=(a, a)) - exact).max() / scale)
+            for a in algorithms}
 
 
 def profile(name: str, batch: int, budget: float) -> tuple[list[dict], float]:
@@ -65,14 +68,15 @@ def profile(name: str, batch: int, budget: float) -> tuple[list[dict], float]:
         chosen = getattr(step, "algorithm", None)
         if chosen and chosen[0] in ALGORITHMS:  # stride 1: every algorithm can run it
             times = {}
-            for a in ALGORITHMS:
-                if a == "winograd" and step.layers[0].params["w"].shape[2:] != (3, 3):
-                    continue
+            conv = step.layers[0]
+            runnable = [a for a in ALGORITHMS
+                        if a != "winograd" or conv.params["w"].shape[2:] == (3, 3)]
+            for a in runnable:
                 _force(step, h.shape[1:], (a, a))
                 fwd, both = run()
                 times[a] = fwd, both - fwd
-                row |= {f"fwd {a}": fwd, f"bwd {a}": both - fwd,
-                        f"{a} error": float32_error(step.layers[0], h[:4], a)}
+                row |= {f"fwd {a}": fwd, f"bwd {a}": both - fwd}
+            row |= float32_errors(conv, h[:4], runnable)
             _force(step, h.shape[1:], chosen)
             fwd, bwd = times[chosen[0]][0], times[chosen[1]][1]
             row["algorithm"] = "/".join(chosen)

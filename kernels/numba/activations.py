@@ -91,7 +91,6 @@ def tanh_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
     return _unary_backward(_tanh_backward, dy, y, "y")
 
 
-
 @njit(cache=True, parallel=True)
 def _dropout(x, u, p, scale, y):
     """y = x * scale where u >= p, else x * 0; 16 blocks (fixed, results are per element)."""
@@ -101,16 +100,19 @@ def _dropout(x, u, p, scale, y):
             y[i] = x[i] * (scale if u[i] >= p else x.dtype.type(0))
 
 
-def dropout_forward(x: np.ndarray, u: np.ndarray, p: float) -> np.ndarray:
-    """Inverted dropout: x scaled by 1/(1-p) where the uniform draw u (float32, x's shape)
-    is >= p, zero elsewhere. u is the mask: keep it for the backward pass."""
-    x, u, p = c.dropout_args(x, u, p)
+def _apply_dropout(x: np.ndarray, u: np.ndarray, p: float) -> np.ndarray:
     y = np.empty_like(x)
     _dropout(x.reshape(-1), u.reshape(-1), np.float32(p), x.dtype.type(1) / x.dtype.type(1 - p),
              y.reshape(-1))
     return y
 
 
+def dropout_forward(x: np.ndarray, u: np.ndarray, p: float) -> np.ndarray:
+    """Inverted dropout: x scaled by 1/(1-p) where the uniform draw u (float32, x's shape)
+    is >= p, zero elsewhere. u is the mask: keep it for the backward pass."""
+    return _apply_dropout(*c.dropout_args(x, u, p))
+
+
 def dropout_backward(dy: np.ndarray, u: np.ndarray, p: float) -> np.ndarray:
     """dx = dy scaled by 1/(1-p) where u >= p, zero elsewhere (u as in the forward pass)."""
-    return dropout_forward(*c.dropout_args(dy, u, p, "dy"))
+    return _apply_dropout(*c.dropout_args(dy, u, p, "dy"))

@@ -41,15 +41,16 @@ def tanh_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
     return dy * (1 - y * y)
 
 
+def _apply_dropout(x: np.ndarray, u: np.ndarray, p: float) -> np.ndarray:
+    return x * ((u >= np.float32(p)).astype(x.dtype) / x.dtype.type(1 - p))
+
 
 def dropout_forward(x: np.ndarray, u: np.ndarray, p: float) -> np.ndarray:
     """Inverted dropout: x scaled by 1/(1-p) where the uniform draw u (float32, x's shape)
     is >= p, zero elsewhere. u is the mask: keep it for the backward pass."""
-    x, u, p = c.dropout_args(x, u, p)
-    mask = (u >= np.float32(p)).astype(x.dtype) / x.dtype.type(1 - p)
-    return x * mask
+    return _apply_dropout(*c.dropout_args(x, u, p))
 
 
 def dropout_backward(dy: np.ndarray, u: np.ndarray, p: float) -> np.ndarray:
     """dx = dy scaled by 1/(1-p) where u >= p, zero elsewhere (u as in the forward pass)."""
-    return dropout_forward(*c.dropout_args(dy, u, p, "dy"))
+    return _apply_dropout(*c.dropout_args(dy, u, p, "dy"))
