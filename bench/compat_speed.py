@@ -1,10 +1,14 @@
-"""fastnn.compat against the loop-based implementation (tests/loop_cnn.py), side by side.
+"""fastnn.compat against the loop-based implementation (tests/loop_cnn.py): one adamGD call on
+a batch of 32, each side in processes of its own (3 each, taking turns), min and median.
 
     python bench/compat_speed.py [--repeats 3]            # adamGD on a batch of 32
     python bench/compat_speed.py --train DIR               # also train() for 2 epochs of 50,000
 """
 
 import argparse
+import json
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,20 +39,38 @@ def best_time(fn, repeats):
     return min(times)
 
 
+def time_side(side: str, repeats: int) -> float:
+    """Best seconds of one adamGD call on a batch of 32, in this process."""
+    rng = np.random.default_rng(0)
+    batch = np.hstack([rng.standard_normal((32, 784)), rng.integers(0, 10, (32, 1))])
+    p = params()
+    step = loop_cnn.adamGD if side == "loop" else network.adamGD
+    return best_time(lambda: step(batch, 10, 0.01, 28, 1, 0.95, 0.99, p, []),
+                     repeats if side == "loop" else repeats * 20)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--processes", type=int, default=3, help="processes per side")
     parser.add_argument("--train", metavar="MNIST_DIR", help="also time train() for 2 epochs")
+    parser.add_argument("--side", choices=["loop", "fastnn"], help=argparse.SUPPRESS)
     args = parser.parse_args()
-    rng = np.random.default_rng(0)
-    batch = np.hstack([rng.standard_normal((32, 784)), rng.integers(0, 10, (32, 1))])
-    p_loop, p_fast = params(), params()
-    loop = best_time(lambda: loop_cnn.adamGD(batch, 10, 0.01, 28, 1, 0.95, 0.99, p_loop, []),
-                     args.repeats)
-    fast = best_time(lambda: network.adamGD(batch, 10, 0.01, 28, 1, 0.95, 0.99, p_fast, []),
-                     args.repeats * 20)
-    print(f"adamGD, batch 32: loop {loop * 1e3:.0f} ms, fastnn.compat {fast * 1e3:.2f} ms, "
-          f"fastnn/loop time {fast / loop:.4f}")
+    if args.side:  # a child: one side alone in this process
+        print(json.dumps(time_side(args.side, args.repeats)))
+        return
+    times = {"loop": [], "fastnn": []}
+    for _ in range(args.processes):
+        for side in times:
+            out = subprocess.run([sys.executable, __file__, "--side", side, "--repeats",
+                                  str(args.repeats)], capture_output=True, text=True, check=True)
+            times[side].append(json.loads(out.stdout.splitlines()[-1]))
+    loop, fast = min(times["loop"]), min(times["fastnn"])
+    med = {k: statistics.median(v) for k, v in times.items()}
+    print(f"adamGD, batch 32, {args.processes} processes each: loop {loop * 1e3:.0f} ms "
+          f"(median {med['loop'] * 1e3:.0f}), fastnn.compat {fast * 1e3:.2f} ms (median "
+          f"{med['fastnn'] * 1e3:.2f}); fastnn/loop time {fast / loop:.4f} "
+          f"(median {med['fastnn'] / med['loop']:.4f}): {loop / fast:.0f}x faster")
     if args.train:
         with tempfile.TemporaryDirectory() as tmp:
             np.random.seed(0)

@@ -5,7 +5,7 @@ points in kernels/numba/conv.py can be checked on this machine, and each algorit
 error: the largest difference of the convolution's output from the float64 one, over the
 largest output.
 
-    python bench/conv_layers.py                      # SimpleVGGNet
+    python bench/conv_layers.py                      # SimpleVGGNet with batch norm
     python bench/conv_layers.py --network cifar-cnn
 """
 
@@ -17,8 +17,15 @@ import numpy as np
 
 import fastnn as fn
 from fastnn import zoo
-from fastnn.benchmarks import format_table, time_call
+from fastnn.benchmark.child import matmul_peak, time_call
+from fastnn.benchmark.results import format_table
 from fastnn.kernels import numba as nk
+
+
+def best(fn, budget: float) -> float:
+    """Best seconds per call of fn over repeats for about ``budget`` seconds."""
+    return min(time_call(fn, budget))
+
 
 ALGORITHMS = ("direct", "gemm", "winograd")  # the stride-1 algorithms (winograd: 3x3 only)
 
@@ -45,13 +52,13 @@ def float32_errors(conv, x: np.ndarray, algorithms: list[str]) -> dict[str, floa
 
 
 def profile(name: str, batch: int, budget: float) -> tuple[list[dict], float]:
-    net = next(n for n in zoo.ZOO if n.name == name)
-    model = net.build()
+    net = zoo.get(name)
+    model = net.build(net.size)
     rng = np.random.default_rng(0)
-    x = rng.random((batch, *net.input_shape), dtype=np.float32)
+    x = rng.random((batch, *net.input_shape()), dtype=np.float32)
     model.predict(x[:1])  # allocate the parameters, choose the algorithms
-    per_layer = zoo.layer_flops(model, net.input_shape)
-    peak = zoo.matmul_peak()
+    per_layer = zoo.layer_flops(model, net.input_shape())
+    peak = matmul_peak()
     rows, h = [], x
     for start, step in zip(model.plan.first_index, model.plan):
         f = batch * sum(per_layer[start : start + len(step.layers)])
@@ -62,8 +69,8 @@ def profile(name: str, batch: int, budget: float) -> tuple[list[dict], float]:
                "input": "x".join(map(str, h.shape[1:]))}
 
         def run(h=h, step=step, dy=dy):
-            return (time_call(lambda: step.forward(h, True), budget),
-                    time_call(lambda: (step.forward(h, True), step.backward(dy)), budget))
+            return (best(lambda: step.forward(h, True), budget),
+                    best(lambda: (step.forward(h, True), step.backward(dy)), budget))
 
         chosen = getattr(step, "algorithm", None)
         if chosen and chosen[0] in ALGORITHMS:  # stride 1: every algorithm can run it
@@ -98,7 +105,7 @@ def profile(name: str, batch: int, budget: float) -> tuple[list[dict], float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--network", default="simple-vgg", choices=[n.name for n in zoo.ZOO])
+    parser.add_argument("--network", default="simple-vgg-bn", choices=[n.name for n in zoo.ZOO])
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--budget", type=float, default=0.6, help="seconds per timing")
     args = parser.parse_args()

@@ -2,12 +2,16 @@
 
     python -m pytest bench --benchmark-only --benchmark-group-by=param:case
     python -m pytest bench --benchmark-only --benchmark-autosave   # then --benchmark-compare
+
+Absolute times of one implementation at a time: every implementation in one pytest process
+shares it with the others' thread pools, so compare implementations with `fastnn bench`
+(each in its own processes), or select one here with -k, e.g. -k "numba" or -k "reference".
 """
 
 import pytest
 
 from fastnn import retain_freed_memory
-from fastnn.benchmarks import IMPLEMENTATIONS, KERNEL_CASES
+from fastnn.benchmark.kernels import IMPLEMENTATIONS, KERNEL_CASES
 
 retain_freed_memory()  # as fastnn bench does: no page faults on reused buffers
 

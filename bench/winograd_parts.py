@@ -15,10 +15,17 @@ import argparse
 import numpy as np
 from numba import njit
 
-from fastnn.benchmarks import format_table, time_call
+from fastnn.benchmark.child import time_call
+from fastnn.benchmark.results import format_table
 from fastnn.kernels.numba import winograd as w
 from fastnn.kernels.numba.direct import _unwiden
 from fastnn.kernels.numba.gemm import single_threaded_blas
+
+
+def best(fn, budget: float) -> float:
+    """Best seconds per call of fn over repeats for about ``budget`` seconds."""
+    return min(time_call(fn, budget))
+
 
 LAYERS = [(32, 32, 32), (64, 32, 32), (64, 64, 32), (128, 64, 16), (128, 128, 16), (64, 64, 16)]
 """(filters, channels, size) of SimpleVGGNet's and the CIFAR-style network's 3x3 layers."""
@@ -72,13 +79,13 @@ def parts(f: int, c: int, size: int, batch: int, budget: float) -> dict:
     one, zero = np.ones(f, np.float32), np.zeros(f, np.float32)
     with single_threaded_blas():
         times = {
-            "copy in": time_call(lambda: _copy_in(xs, x, 1), budget),
-            "input transform": time_call(
+            "copy in": best(lambda: _copy_in(xs, x, 1), budget),
+            "input transform": best(
                 lambda: _input_transforms(xs, th, tw, v, count, rows, batch), budget),
-            "GEMMs": time_call(lambda: _gemms(u, v, m, f, c, count, chunks), budget),
-            "output transform": time_call(
+            "GEMMs": best(lambda: _gemms(u, v, m, f, c, count, chunks), budget),
+            "output transform": best(
                 lambda: _output_transforms(m, count, th, tw, width, cols, acc, batch), budget),
-            "epilogue": time_call(lambda: _epilogues(acc, width, one, zero, y, sums, batch),
+            "epilogue": best(lambda: _epilogues(acc, width, one, zero, y, sums, batch),
                                   budget),
         }
     total = sum(times.values())

@@ -135,48 +135,61 @@ def confusion_matrix(cm: np.ndarray, class_names: list[str], path: str | Path,
         return _save(fig, path)
 
 
-def bench_ratios(rows: list[tuple[str, float, float]], path: str | Path,
-                 title: str = "fastnn time / PyTorch time (lower is better)") -> Path:
-    """One bar per case of (name, fastnn seconds, PyTorch seconds): the ratio of the times,
-    below 1 where fastnn is faster (green) and above where it is slower (red), each labelled
-    with the ratio and both times."""
-    rows = list(rows)
+FRAMEWORK_COLORS = {"fastnn": "tab:blue", "pytorch": "tab:orange", "onnxruntime": "tab:green"}
+
+
+def bench_curves(result: dict, path: str | Path) -> Path:
+    """Log-log curves of a bench result (:mod:`fastnn.benchmark`): per network, seconds per
+    call against the batch size for inference and for the training step, each framework in
+    its color, a solid line on all threads and a dashed one on one thread. Loaded-machine rows
+    are left out; networks benchmarked at several sizes get a panel of time against pixels."""
+    rows = [r for r in result.get("rows", []) if r.get("status") == "ok" and not r["load"]]
     if not rows:
-        raise ValueError("bench_ratios needs at least one (name, fastnn seconds, pytorch "
-                         "seconds) row")
-    for row in rows:
-        ok = len(row) == 3 and all(isinstance(t, (int, float)) and not isinstance(t, bool)
-                                   and np.isfinite(t) and t > 0 for t in row[1:])
-        if not ok:
-            raise ValueError(f"bench_ratios rows are (name, fastnn seconds, pytorch seconds) "
-                             f"with times > 0, got {row!r}")
+        raise ValueError("bench_curves needs a bench result with at least one timed row")
+    own = {}
+    for r in rows:
+        own.setdefault(r["network"], r["size"])  # the plan lists a network's own size first
+    sized = sorted({r["network"] for r in rows if r["size"] != own[r["network"]]})
+    panels = [(net, task) for net in own for task in ("infer", "train")] + [
+        (net, "size") for net in sized]
+    top = max(r["threads"] for r in rows)
     plt = _pyplot()
-    names = [str(r[0]) for r in rows]
-    ratios = np.array([r[1] / r[2] for r in rows])
-    with _fonts_for(names):
-        fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.6))
-        y = np.arange(len(rows))[::-1]
-        colors = ["tab:green" if r <= 1 else "tab:red" for r in ratios]
-        ax.barh(y, ratios, color=colors, alpha=0.8, height=0.6)
-        ax.axvline(1, color="black", linewidth=1)
-        right = max(1.0, float(ratios.max())) * 1.7
-        for yi, r, (_, tf, tp) in zip(y, ratios, rows):
-            ax.text(r + right * 0.01, yi, f"{r:.2f}x  ({_seconds(tf)} vs {_seconds(tp)})",
-                    va="center", fontsize=8,
-                    bbox=dict(facecolor="white", edgecolor="none", pad=1, alpha=0.85))
-        ax.set_yticks(y, names)
-        ax.set_xlim(0, right)
-        ax.set_xlabel("fastnn time / PyTorch time  (1 = same speed)")
-        ax.set_title(title)
-        ax.grid(axis="x", alpha=0.3)
-        fig.tight_layout()
-        return _save(fig, path)
-
-
-def _seconds(t: float) -> str:
-    if t >= 1:
-        return f"{t:.2f} s"
-    return f"{t * 1e3:.2f} ms" if t >= 1e-3 else f"{t * 1e6:.1f} us"
+    cols = 2
+    fig, axes = plt.subplots((len(panels) + 1) // cols, cols, squeeze=False,
+                             figsize=(10, 3.2 * ((len(panels) + 1) // cols)))
+    for ax, (net, task) in zip(axes.flat, panels):
+        lines: dict[tuple, list] = {}
+        for r in rows:
+            if r["network"] != net:
+                continue
+            if task == "size":
+                if r["threads"] == top and r["batch"] == 32:
+                    lines.setdefault((r["framework"], r["task"]), []).append(
+                        (r["size"], r["median"]))
+            elif r["task"] == task and r["size"] == own[net]:
+                lines.setdefault((r["framework"], r["threads"]), []).append(
+                    (r["batch"], r["median"]))
+        for (fw, style), points in sorted(lines.items(), key=str):
+            xs, ys = zip(*sorted(points))
+            dashed = style == 1 if task != "size" else style == "infer"
+            label = (f"{fw}, {style} thread{'s' if style != 1 else ''}" if task != "size"
+                     else f"{fw}, {'inference' if style == 'infer' else 'train step'} b32")
+            ax.plot(xs, ys, "o--" if dashed else "o-", color=FRAMEWORK_COLORS.get(fw),
+                    label=label, markersize=4)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("image size (pixels a side)" if task == "size" else "batch size")
+        ax.set_ylabel("seconds per step" if task == "train" else "seconds per call")
+        ax.set_title(f"{net}: " + {"infer": "inference", "train": "training step",
+                                   "size": "by image size"}[task], fontsize=10)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    fig.suptitle("fastnn bench: each framework alone in its own processes (medians; lower is "
+                 "faster)", fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
 
 
 # Families known to draw CJK, tried first; any other installed font that has the glyphs will do.

@@ -6,7 +6,8 @@ r"""The ``fastnn`` command line.
     fastnn train mat FILE.mat --keys X,y,Xtest,ytest --shape 64,64 --order F
     fastnn evaluate MODEL [--json FILE --plots DIR]   (fastnn report is the same)
     fastnn predict MODEL IMAGE_OR_FOLDER... [--top-k K] | fastnn export MODEL OUT.onnx
-    fastnn bench [--quick] [--plot] | fastnn compat-measure PARAMS.pkl | fastnn --version
+    fastnn bench [--quick] [--plot] | fastnn bench compare OLD.json NEW.json [--fail-above 10%]
+    fastnn compat-measure PARAMS.pkl | fastnn --version
 
 The commands live in :mod:`fastnn.cli.train` and :mod:`fastnn.cli.commands`; this module holds
 the parser, its option types and :func:`main`.
@@ -20,13 +21,13 @@ import sys
 
 import numpy as np
 
-from .. import backend, losses, zoo
+from .. import backend, losses
 from .. import init as init_mod
 from ..models import ACTIVATIONS
+from . import bench
+from .bench import cmd_bench, cmd_bench_compare
 from .commands import (
     PREDICT_SUFFIXES,
-    bench_ratio_rows,
-    cmd_bench,
     cmd_compat_measure,
     cmd_evaluate,
     cmd_export,
@@ -44,8 +45,8 @@ from .train import (
 )
 
 __all__ = ["build_parser", "main", "cmd_train", "cmd_evaluate", "cmd_predict", "cmd_export",
-           "cmd_bench", "cmd_compat_measure", "next_run_folder", "process_seconds", "read_image",
-           "bench_ratio_rows", "DEFAULTS", "DEFAULT_LR", "MODEL_DEFAULTS", "SCOPE",
+           "cmd_bench", "cmd_bench_compare", "cmd_compat_measure", "next_run_folder",
+           "process_seconds", "read_image", "DEFAULTS", "DEFAULT_LR", "MODEL_DEFAULTS", "SCOPE",
            "PREDICT_SUFFIXES"]  # what fastnn/cli.py had, before it became a package
 
 
@@ -224,16 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--force", action="store_true", help="replace an existing output file")
     export.set_defaults(func=cmd_export)
 
-    bench = sub.add_parser("bench", help="benchmark the kernels and the model zoo (training "
-                           "steps, inference) against PyTorch")
-    bench.add_argument("--quick", action="store_true", help="a rougher run in under a minute")
-    bench.add_argument("--networks", nargs="+", choices=[net.name for net in zoo.ZOO],
-                       help="only these networks of the zoo (default: all)")
-    bench.add_argument("--json", metavar="FILE", help="where to write the results (a new file; "
-                       "default runs/bench/fastnn-bench-DATE-TIME.json)")
-    bench.add_argument("--plot", nargs="?", const="", metavar="PNG", help="also draw the "
-                       "fastnn/PyTorch time ratios (default: the JSON's name, .png)")
-    bench.set_defaults(func=cmd_bench)
+    bench.add_parser(sub, _integer)
 
     measure = sub.add_parser(
         "compat-measure", help="accuracy of a fastnn.compat / Numpy-CNN params.pkl",

@@ -1,5 +1,5 @@
-"""The other commands: ``fastnn evaluate`` (or ``report``), ``predict``, ``export``, ``bench``
-and ``compat-measure``."""
+"""The other commands: ``fastnn evaluate`` (or ``report``), ``predict``, ``export`` and
+``compat-measure``."""
 
 from __future__ import annotations
 
@@ -7,14 +7,12 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
-from .. import datasets, inputs, metrics, zoo
+from .. import datasets, inputs, metrics
 from .._io import atomic_write_text
-from .._malloc import retain_freed_memory
 from ..images import _pillow
 from ..model import Sequential
 from ..serialization import load_model as load
@@ -204,63 +202,4 @@ def cmd_compat_measure(args: argparse.Namespace) -> int:
     print(f"Overall Accuracy: {accuracy * 100:.2f}%")
     for digit, r in enumerate(recall):
         print(f"Digit {digit} Recall: {r * 100:.2f}%")
-    return 0
-
-
-def _bench_json_path(requested: str | None) -> Path:
-    """--json as given (never replacing a file), else a new runs/bench/fastnn-bench-<time>.json
-    under the working directory: the bench never rewrites a file in the repository."""
-    if requested:
-        return _new_file(requested)
-    stem = Path("runs/bench") / f"fastnn-bench-{time.strftime('%Y%m%d-%H%M%S')}"
-    path, n = stem.with_suffix(".json"), 1
-    while path.exists():
-        n += 1
-        path = stem.parent / f"{stem.name}-{n}.json"
-    return path
-
-
-def bench_ratio_rows(result: dict) -> list[tuple[str, float, float]]:
-    """(case, fastnn seconds, PyTorch seconds) of each zoo network's training step and
-    inference, where PyTorch was timed too."""
-    return [(f"{r['network']} {what}", r[f"{what} fastnn"], r[f"{what} pytorch"])
-            for r in result["zoo"] if "train pytorch" in r for what in ("train", "infer")]
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    from .. import benchmarks as b
-
-    retain_freed_memory()
-    json_path = _bench_json_path(args.json)
-    plot_path = None
-    if args.plot is not None:
-        from .. import plots
-
-        plots._pyplot()  # no matplotlib: say so now, not after minutes of benchmarking
-        if not b.torch_available():
-            raise ImportError("bench --plot draws fastnn/PyTorch time ratios and needs PyTorch: "
-                              "pip install torch --index-url "
-                              "https://download.pytorch.org/whl/cpu")
-        plot_path = _new_file(args.plot) if args.plot else json_path.with_suffix(".png")
-    if not args.quick:
-        print("benchmarking for a few minutes (--quick takes under one)...", file=sys.stderr)
-    result = b.run_all(quick=args.quick, networks=args.networks)
-    print(f"fastnn bench, {result['date']}, {result['processor']}, {result['threads']} threads, "
-          f"numpy {result['numpy']}, numba {result['numba']}" + (", quick" if args.quick else ""))
-    print(f"float32 matmul peak (NumPy): {result['matmul_peak_gflops']:.0f} GFLOP/s")
-    print("\nKernels (batch 32, float32, MNIST CNN shapes); ratios are numba's time over the "
-          "other's, lower is better:\n")
-    print(b.format_table(result["kernels"], b.KERNEL_COLUMNS))
-    print("\nModel zoo at batch 32: seconds per training step through fit (forward, backward, "
-          "Adam) and per inference of 256 images, against the same network in PyTorch "
-          f"{result['torch'] or '(not installed: its columns are empty)'}; ratios are fastnn's "
-          "time over PyTorch's, lower is better:\n")
-    print(b.format_table(result["zoo"], zoo.ZOO_COLUMNS))
-    atomic_write_text(json_path, json.dumps(result, indent=2))
-    print(f"\nwrote {json_path}")
-    if plot_path is not None:
-        plots.bench_ratios(bench_ratio_rows(result), plot_path,
-                           f"fastnn time / PyTorch time, {result['threads']} threads "
-                           f"(lower is better)")
-        print(f"wrote {plot_path}")
     return 0

@@ -1,0 +1,147 @@
+"""``fastnn bench`` (time the zoo and the kernels, each framework in processes of its own) and
+``fastnn bench compare OLD.json NEW.json`` (each row's change; non-zero exit past a
+threshold)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+
+from .. import benchmark, zoo
+from .._io import atomic_write_text
+from ..benchmark import runner
+
+
+def add_parser(sub: argparse._SubParsersAction, integer) -> None:
+    bench = sub.add_parser(
+        "bench", help="time the zoo against PyTorch and onnxruntime, and the kernels, each "
+        "framework alone in its own processes",
+        description="Times each zoo network's inference (batch 1 to 256) and training step "
+        "(batch 8 to 128) on 1 and all threads, SimpleVGGNet at 32-128 pixels, batch-1 "
+        "latency with one core busy, and the kernels. Every framework runs alone in a process "
+        "of its own, the processes taking turns; the tables give medians and fastnn's time "
+        "over the other's (lower is better). `fastnn bench compare OLD NEW` compares two runs.")
+    bench.add_argument("--quick", action="store_true", help="the two small networks, batch 1 "
+                       "and 32, all threads: under a minute")
+    bench.add_argument("--networks", nargs="+", choices=[net.name for net in zoo.ZOO],
+                       help="only these networks of the zoo (default: all)")
+    bench.add_argument("--threads", nargs="+", type=integer(1), metavar="T",
+                       help="thread counts (default: 1 and all usable cores)")
+    bench.add_argument("--batches", nargs="+", type=integer(1), metavar="B",
+                       help="inference batch sizes (default 1 8 32 128 256)")
+    bench.add_argument("--train-batches", nargs="+", type=integer(1), metavar="B",
+                       help="training batch sizes (default 8 32 128)")
+    bench.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd",
+                       help="the same on every side: SGD lr 0.01 momentum 0.9 (default), or "
+                       "Adam lr 1e-3")
+    bench.add_argument("--rounds", type=integer(3), default=3,
+                       help="processes per framework and cell, taking turns (at least 3)")
+    bench.add_argument("--timeout", type=float, default=600, metavar="S",
+                       help="seconds a process may take before it is killed (default 600)")
+    bench.add_argument("--sizes", action=argparse.BooleanOptionalAction, default=None,
+                       help="SimpleVGGNet at 32 and 128 pixels too (default: on, off with "
+                       "--quick)")
+    bench.add_argument("--load", action=argparse.BooleanOptionalAction, default=None,
+                       help="batch-1 latency and the batch-32 step again with one core kept "
+                       "busy by a background process (default: on, off with --quick)")
+    bench.add_argument("--kernels", action=argparse.BooleanOptionalAction, default=None,
+                       help="the kernel table (default: on, off with --quick)")
+    bench.add_argument("--json", metavar="FILE", help="where to write the results (a new file; "
+                       "default runs/bench/fastnn-bench-DATE-TIME.json)")
+    bench.add_argument("--plot", nargs="?", const="", metavar="PNG", help="also draw log-log "
+                       "curves of time against batch size (default: the JSON's name, .png)")
+    bench.set_defaults(func=cmd_bench)
+    compare = bench.add_subparsers(dest="bench_command", metavar="compare").add_parser(
+        "compare", help="each row's change between two bench results",
+        description="Prints each row both results share, old and new time and the change; "
+        "exits with 1 when a row is slower by more than --fail-above.")
+    compare.add_argument("old", help="the earlier result (JSON)")
+    compare.add_argument("new", help="the later result (JSON)")
+    compare.add_argument("--fail-above", metavar="PCT", help="exit with 1 when a row slows "
+                         "down by more than this, e.g. 10%%")
+    compare.add_argument("--stat", choices=["min", "median"], default="min",
+                         help="compare the processes' minimum (default) or median")
+    compare.set_defaults(func=cmd_bench_compare)
+
+
+def _json_path(requested: str | None) -> Path:
+    """--json as given (never replacing a file), else a new runs/bench/fastnn-bench-<time>.json
+    under the working directory: the bench never rewrites a file in the repository."""
+    if requested:
+        return _new_file(requested)
+    stem = Path("runs/bench") / f"fastnn-bench-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, n = stem.with_suffix(".json"), 1
+    while path.exists():
+        n += 1
+        path = stem.parent / f"{stem.name}-{n}.json"
+    return path
+
+
+def _new_file(path: str) -> Path:
+    out = Path(path)
+    if out.exists():
+        raise ValueError(f"{out} exists; give another name or remove it first")
+    return out
+
+
+def _interrupt(signum, frame):  # a kill (SIGTERM) cleans up as Ctrl-C does
+    raise KeyboardInterrupt
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    json_path = _json_path(args.json)
+    plot_path = None
+    if args.plot is not None:
+        from .. import plots
+
+        plots._pyplot()  # no matplotlib: say so now, not after minutes of benchmarking
+        plot_path = _new_file(args.plot) if args.plot else json_path.with_suffix(".png")
+    full = not args.quick
+    cells = runner.plan(args.networks, args.threads, args.batches, args.train_batches,
+                        sizes=full if args.sizes is None else args.sizes,
+                        load=full if args.load is None else args.load, quick=args.quick)
+    settings = runner.Settings(rounds=args.rounds, timeout=args.timeout,
+                               optimizer=args.optimizer, quick=args.quick, cells=cells,
+                               kernels=full if args.kernels is None else args.kernels,
+                               budget=0.1 if args.quick else 0.3)
+    print(f"timing {len(cells)} cells, {args.rounds} processes per framework each"
+          + ("" if args.quick else " (several minutes; --quick takes under one)"), file=sys.stderr)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        result = benchmark.run(settings, progress=lambda text: print(
+            f"  {text}", file=sys.stderr, flush=True))
+    except KeyboardInterrupt:
+        print("fastnn: bench interrupted: its processes are stopped and nothing was written",
+              file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    print(benchmark.report(result))
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(json_path, json.dumps(result, indent=1))
+    print(f"\nwrote {json_path}")
+    if plot_path is not None:
+        plots.bench_curves(result, plot_path)
+        print(f"wrote {plot_path}")
+    return 0
+
+
+def cmd_bench_compare(args: argparse.Namespace) -> int:
+    old, new = benchmark.load(args.old), benchmark.load(args.new)
+    threshold = (benchmark.results.parse_threshold(args.fail_above)
+                 if args.fail_above is not None else None)
+    table, slower, warnings = benchmark.compare(old, new, threshold, args.stat)
+    for w in warnings:
+        print(f"fastnn: warning: {w}", file=sys.stderr)
+    print(f"{args.old} -> {args.new}, the processes' {args.stat} (change: new over old, minus "
+          "1; above 0 is slower)\n")
+    print(table)
+    if slower:
+        print(f"\n{len(slower)} rows slower by more than {args.fail_above}: "
+              + "; ".join(slower), file=sys.stderr)
+        return 1
+    return 0
