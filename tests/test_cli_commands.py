@@ -119,68 +119,6 @@ def test_predict_goes_on_past_a_bad_file_and_reads_npy_batches(pets, tmp_path, c
     assert "no images or .npy files in this folder" in capsys.readouterr().err
 
 
-FAKE_BENCH = {  # what benchmarks.run_all returns, for the wiring of bench's files and chart
-    "date": "2026-11-23 12:00", "processor": "test CPU", "threads": 2, "numpy": "2",
-    "numba": "0", "kernels": [], "torch": "2.13.0", "matmul_peak_gflops": 200.0,
-    "zoo": [{"network": "mnist-cnn", "train fastnn": 1.9e-3, "train pytorch": 3.5e-3,
-             "infer fastnn": 0.024, "infer pytorch": 0.033, "GFLOP/step": 0.1},
-            {"network": "simple-vgg", "train fastnn": 0.3, "infer fastnn": 0.1,
-             "GFLOP/step": 30.0}],
-}
-
-
-@pytest.fixture
-def fake_bench(monkeypatch, tmp_path):
-    from fastnn import benchmarks
-
-    calls = []
-    monkeypatch.setattr(benchmarks, "run_all",
-                        lambda quick, networks: calls.append(quick) or FAKE_BENCH)
-    monkeypatch.setattr(benchmarks, "torch_available", lambda: True)
-    monkeypatch.chdir(tmp_path)
-    return calls
-
-
-def test_bench_writes_new_files_in_the_working_directory(fake_bench, tmp_path, capsys):
-    assert main(["bench", "--quick"]) == 0
-    assert main(["bench", "--quick"]) == 0
-    files = sorted((tmp_path / "runs" / "bench").glob("fastnn-bench-*.json"))
-    assert len(files) == 2  # a second run in the same second gets its own file
-    assert json.loads(files[0].read_text())["processor"] == "test CPU"
-    mine = tmp_path / "mine.json"
-    mine.write_text("{}")
-    assert main(["bench", "--json", str(mine)]) == 1
-    assert mine.read_text() == "{}" and len(fake_bench) == 2  # refused before benchmarking
-
-
-def test_bench_plot_draws_the_ratios(fake_bench, tmp_path, capsys):
-    assert main(["bench", "--quick", "--plot"]) == 0
-    png = next((tmp_path / "runs" / "bench").glob("*.png"))
-    with Image.open(png) as im:
-        assert im.format == "PNG" and im.size[1] > 100
-    assert main(["bench", "--quick", "--plot", str(tmp_path / "ratios.png")]) == 0
-    assert (tmp_path / "ratios.png").is_file()
-
-
-def test_bench_plot_without_pytorch_says_so_before_benchmarking(fake_bench, monkeypatch,
-                                                                 capsys):
-    from fastnn import benchmarks
-
-    monkeypatch.setattr(benchmarks, "torch_available", lambda: False)
-    assert main(["bench", "--plot"]) == 1
-    assert "download.pytorch.org/whl/cpu" in capsys.readouterr().err and fake_bench == []
-
-
-def test_bench_ratios_rejects_bad_rows(tmp_path):
-    with pytest.raises(ValueError, match="needs at least one"):
-        plots.bench_ratios([], tmp_path / "r.png")
-    with pytest.raises(ValueError, match=r"times > 0, got \('conv', 0.0, 1.0\)"):
-        plots.bench_ratios([("conv", 0.0, 1.0)], tmp_path / "r.png")
-    with pytest.raises(ValueError, match="times > 0"):
-        plots.bench_ratios([("conv", 1.0, None)], tmp_path / "r.png")
-    assert not (tmp_path / "r.png").exists()
-
-
 def test_recall_axis_zooms_to_the_data():
     assert plots.recall_axis([0.984, 0.998]) == pytest.approx((97.9, 100.0))
     bottom, top = plots.recall_axis([0.5, 1.0])

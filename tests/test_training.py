@@ -58,24 +58,6 @@ def test_python_dash_m_fastnn():
     assert "train" in result.stdout and "predict" in result.stdout
 
 
-def test_fastnn_bench_quick_writes_json(tmp_path, capsys, monkeypatch):
-    from fastnn import benchmarks
-
-    monkeypatch.setattr(benchmarks, "torch_available", lambda: False)  # fastnn alone here
-    out = tmp_path / "bench.json"
-    assert main(["bench", "--quick", "--networks", "mnist-cnn", "--json", str(out)]) == 0
-    text = capsys.readouterr().out
-    assert "| conv2 backward |" in text and "| mnist-cnn |" in text
-    result = json.loads(out.read_text())
-    names = [row["case"] for row in result["kernels"]]
-    assert len(names) == len(benchmarks.KERNEL_CASES)
-    for row in result["kernels"]:  # structure only: speed is for benchmarks, not tests
-        assert row["numba"] > 0 and row["reference"] > 0 and 0 < row["numba/reference"]
-    (net,) = result["zoo"]
-    assert net["network"] == "mnist-cnn" and net["train fastnn"] > 0 and net["infer fastnn"] > 0
-    assert net["GFLOP/step"] > 0 and "train pytorch" not in net and result["matmul_peak_gflops"] > 0
-
-
 # --- the loop (fastnn.training) -----------------------------------------------------------------
 
 import os  # noqa: E402

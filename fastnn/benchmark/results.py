@@ -227,6 +227,26 @@ def scaling(result: dict) -> list[tuple[str, list[dict]]]:
     return out
 
 
+def curves(result: dict, other: str) -> list[dict]:
+    """fastnn's time over ``other``'s (medians) per cell as the batch grows, idle cells only:
+    the cost curves of the scaling tables in one line per network, size and thread count."""
+    idx, out = _index(result), []
+    for c in result["settings"].get("cells", []):
+        if c["load"]:
+            continue
+        base = (c["network"], c["size"], c["threads"], False)
+        row = {"network": f"{c['network']}@{c['size']}", "threads": str(c["threads"])}
+        for task, batches in (("infer", c["infer"]), ("train", c["train"])):
+            for b in batches:
+                theirs = idx.get(base + (task, b, other))
+                if theirs is not None:
+                    ratio = _ratio(idx.get(base + (task, b, "fastnn")), theirs)
+                    row[f"{task} b{b}"] = ratio.split(" ")[0] + ("~" if ratio[-1] == "~" else "")
+        if len(row) > 2:
+            out.append(row)
+    return out
+
+
 def loaded(result: dict) -> list[dict]:
     """Loaded time over idle time (medians) per network, case and framework."""
     idx, out = _index(result), []
@@ -283,6 +303,11 @@ def report(result: dict) -> str:
     if head:
         parts += ["\nThe zoo, all threads, idle machine:\n",
                   format_table(head, columns(head))]
+    for other in OTHERS:
+        rows = curves(result, other)
+        if rows:
+            parts += [f"\nfastnn/{other} as the work grows (medians; ~ noisy, (status) where "
+                      f"{other} has no time):\n", format_table(rows, columns(rows))]
     for title, rows in scaling(result):
         parts += [f"\n{title}:\n", format_table(rows, columns(rows))]
     load = loaded(result)

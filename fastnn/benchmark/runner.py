@@ -241,7 +241,7 @@ class Runner:
                        "flops": flops * case["batch"] if flops else None,
                        "max_abs_diff": checks.get(fw)}
                 if why[fw]:
-                    row |= {"status": "missing", "reason": why[fw]}
+                    row |= {"status": "missing" if absent[fw] else "failed", "reason": why[fw]}
                 elif not times:
                     row |= {"status": "failed", "reason": errors[0]}
                 else:

@@ -6,7 +6,7 @@ r"""The ``fastnn`` command line.
     fastnn train mat FILE.mat --keys X,y,Xtest,ytest --shape 64,64 --order F
     fastnn evaluate MODEL [--json FILE --plots DIR]   (fastnn report is the same)
     fastnn predict MODEL IMAGE_OR_FOLDER... [--top-k K] | fastnn export MODEL OUT.onnx
-    fastnn bench [--quick] [--plot] | fastnn bench compare OLD.json NEW.json [--fail-above 10%]
+    fastnn bench [--quick] [--plot] | fastnn bench show|compare RESULT.json [NEW.json]
     fastnn compat-measure PARAMS.pkl | fastnn --version
 
 The commands live in :mod:`fastnn.cli.train` and :mod:`fastnn.cli.commands`; this module holds
@@ -25,7 +25,7 @@ from .. import backend, losses
 from .. import init as init_mod
 from ..models import ACTIVATIONS
 from . import bench
-from .bench import cmd_bench, cmd_bench_compare
+from .bench import cmd_bench, cmd_bench_compare, cmd_bench_show
 from .commands import (
     PREDICT_SUFFIXES,
     cmd_compat_measure,
@@ -45,9 +45,9 @@ from .train import (
 )
 
 __all__ = ["build_parser", "main", "cmd_train", "cmd_evaluate", "cmd_predict", "cmd_export",
-           "cmd_bench", "cmd_bench_compare", "cmd_compat_measure", "next_run_folder",
-           "process_seconds", "read_image", "DEFAULTS", "DEFAULT_LR", "MODEL_DEFAULTS", "SCOPE",
-           "PREDICT_SUFFIXES"]  # what fastnn/cli.py had, before it became a package
+           "cmd_bench", "cmd_bench_compare", "cmd_bench_show", "cmd_compat_measure",
+           "next_run_folder", "process_seconds", "read_image", "DEFAULTS", "DEFAULT_LR",
+           "MODEL_DEFAULTS", "SCOPE", "PREDICT_SUFFIXES"]
 
 
 def _integer(minimum: int):

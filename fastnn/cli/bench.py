@@ -1,6 +1,6 @@
-"""``fastnn bench`` (time the zoo and the kernels, each framework in processes of its own) and
-``fastnn bench compare OLD.json NEW.json`` (each row's change; non-zero exit past a
-threshold)."""
+"""``fastnn bench`` (time the zoo and the kernels, each framework in processes of its own),
+``fastnn bench show RESULT.json`` (its tables again) and ``fastnn bench compare OLD.json
+NEW.json`` (each row's change; non-zero exit past a threshold)."""
 
 from __future__ import annotations
 
@@ -55,7 +55,13 @@ def add_parser(sub: argparse._SubParsersAction, integer) -> None:
     bench.add_argument("--plot", nargs="?", const="", metavar="PNG", help="also draw log-log "
                        "curves of time against batch size (default: the JSON's name, .png)")
     bench.set_defaults(func=cmd_bench)
-    compare = bench.add_subparsers(dest="bench_command", metavar="compare").add_parser(
+    more = bench.add_subparsers(dest="bench_command", metavar="compare | show")
+    show = more.add_parser("show", help="the tables (and curves) of a saved bench result",
+                           description="Prints every table of a bench result file again.")
+    show.add_argument("result", help="a result written by fastnn bench (JSON)")
+    show.add_argument("--plot", metavar="PNG", help="also draw its curves into this new file")
+    show.set_defaults(func=cmd_bench_show)
+    compare = more.add_parser(
         "compare", help="each row's change between two bench results",
         description="Prints each row both results share, old and new time and the change; "
         "exits with 1 when a row is slower by more than --fail-above.")
@@ -127,6 +133,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if plot_path is not None:
         plots.bench_curves(result, plot_path)
         print(f"wrote {plot_path}")
+    return 0
+
+
+def cmd_bench_show(args: argparse.Namespace) -> int:
+    result = benchmark.load(args.result)
+    plot_path = _new_file(args.plot) if args.plot else None
+    print(benchmark.report(result))
+    if plot_path is not None:
+        from .. import plots
+
+        plots.bench_curves(result, plot_path)
+        print(f"\nwrote {plot_path}")
     return 0
 
 
