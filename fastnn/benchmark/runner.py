@@ -196,19 +196,33 @@ class Runner:
         return out | {"files": files}
 
     def _cell(self, cell: Cell, export: dict, absent: dict, env: dict) -> list[dict]:
-        s = self.settings
+        """Every row of one cell: the frameworks that can run take turns, the others get
+        their reason (not installed, no export)."""
         frameworks = [fw for fw in FRAMEWORKS if fw != "onnxruntime" or cell.infer]
         why = {fw: absent[fw] or export.get("error") for fw in frameworks}
         if "onnxruntime" in why and not why["onnxruntime"] and export.get("onnx_error"):
             why["onnxruntime"] = f"no ONNX export: {export['onnx_error']}"
-        samples: dict[str, list[list[float] | str]] = {fw: [] for fw in frameworks}
-        checks: dict[str, float] = {}
-        load = busy_core() if cell.load else contextlib.nullcontext()
-        with load:
+        runs = self._take_turns(cell, export, [fw for fw in frameworks if not why[fw]], env)
+        rows = []
+        for case in cell.cases():
+            for fw in frameworks:
+                if fw != "onnxruntime" or case["task"] == "infer":
+                    row = self._row(cell, case, fw, export, runs.get(fw, []))
+                    if why[fw]:
+                        row |= {"status": "missing" if absent[fw] else "failed",
+                                "reason": why[fw]}
+                    rows.append(results.with_stats(row))
+        return rows
+
+    def _take_turns(self, cell: Cell, export: dict, frameworks: list[str],
+                    env: dict) -> dict[str, list[dict | str]]:
+        """``rounds`` processes per framework, taking turns (under one busy core for a
+        loaded cell): each framework's results, or the reason a process failed."""
+        s = self.settings
+        runs: dict[str, list[dict | str]] = {fw: [] for fw in frameworks}
+        with busy_core() if cell.load else contextlib.nullcontext():
             for r in range(s.rounds):
                 for fw in frameworks:
-                    if why[fw]:
-                        continue
                     self.progress(f"{cell.label()}: {fw}, round {r + 1} of {s.rounds}")
                     cases = [c for c in cell.cases() if fw != "onnxruntime"
                              or c["task"] == "infer"]
@@ -219,36 +233,28 @@ class Runner:
                     try:
                         out = self.child(spec, cell.threads)
                     except ChildFailed as e:
-                        samples[fw].append(str(e))
+                        runs[fw].append(str(e))
                         continue
-                    checks[fw] = out["max_abs_diff"]
                     env["runtime"].setdefault(fw, out["runtime"])
-                    samples[fw].append(out["cases"])
-        rows = []
-        for case in cell.cases():
-            flops = export.get(f"{case['task']}_flops")
-            for fw in frameworks:
-                if fw == "onnxruntime" and case["task"] == "train":
-                    continue
-                runs = samples[fw]
-                times = [next(min(c["samples"]) for c in run if c["task"] == case["task"]
-                              and c["batch"] == case["batch"])
-                         for run in runs if not isinstance(run, str)]
-                errors = [run for run in runs if isinstance(run, str)]
-                row = {"network": cell.network, "size": cell.size, "threads": cell.threads,
-                       "load": cell.load, "task": case["task"], "batch": case["batch"],
-                       "framework": fw, "processes": times,
-                       "flops": flops * case["batch"] if flops else None,
-                       "max_abs_diff": checks.get(fw)}
-                if why[fw]:
-                    row |= {"status": "missing" if absent[fw] else "failed", "reason": why[fw]}
-                elif not times:
-                    row |= {"status": "failed", "reason": errors[0]}
-                else:
-                    row |= {"status": "ok", "reason": (f"{len(errors)} of {s.rounds} processes "
-                                                       f"failed: {errors[0]}" if errors else None)}
-                rows.append(results.with_stats(row))
-        return rows
+                    runs[fw].append(out)
+        return runs
+
+    def _row(self, cell: Cell, case: dict, fw: str, export: dict, runs: list) -> dict:
+        """One case of one framework: each process's best time, and failures counted."""
+        done = [run for run in runs if not isinstance(run, str)]
+        errors = [run for run in runs if isinstance(run, str)]
+        times = [next(min(c["samples"]) for c in run["cases"] if c["task"] == case["task"]
+                      and c["batch"] == case["batch"]) for run in done]
+        flops = export.get(f"{case['task']}_flops")
+        row = {"network": cell.network, "size": cell.size, "threads": cell.threads,
+               "load": cell.load, "task": case["task"], "batch": case["batch"],
+               "framework": fw, "processes": times,
+               "flops": flops * case["batch"] if flops else None,
+               "max_abs_diff": done[-1]["max_abs_diff"] if done else None}
+        if not times:
+            return row | {"status": "failed", "reason": errors[0] if errors else None}
+        return row | {"status": "ok", "reason": (f"{len(errors)} of {len(runs)} processes "
+                                                 f"failed: {errors[0]}" if errors else None)}
 
     def _kernels(self, env: dict) -> list[dict]:
         s = self.settings

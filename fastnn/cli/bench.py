@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from .. import benchmark, zoo
+from .. import benchmark, plots, zoo
 from .._io import atomic_write_text
 from ..benchmark import runner
 
@@ -102,8 +102,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
     json_path = _json_path(args.json)
     plot_path = None
     if args.plot is not None:
-        from .. import plots
-
         plots._pyplot()  # no matplotlib: say so now, not after minutes of benchmarking
         plot_path = _new_file(args.plot) if args.plot else json_path.with_suffix(".png")
     full = not args.quick
@@ -141,8 +139,6 @@ def cmd_bench_show(args: argparse.Namespace) -> int:
     plot_path = _new_file(args.plot) if args.plot else None
     print(benchmark.report(result))
     if plot_path is not None:
-        from .. import plots
-
         plots.bench_curves(result, plot_path)
         print(f"\nwrote {plot_path}")
     return 0
