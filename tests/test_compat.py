@@ -14,7 +14,12 @@ from fastnn.cli import main
 from fastnn.compat import backward, forward, network, utils
 
 RTOL = dict(rtol=1e-10, atol=1e-12)
-rng = np.random.default_rng(0)
+
+
+@pytest.fixture
+def rng():
+    """Each test's own generator: a test's data do not depend on which tests ran before."""
+    return np.random.default_rng(0)
 
 
 def same(a, b):
@@ -27,7 +32,7 @@ CONV = [(1, 1, 28, 5, 1), (3, 8, 12, 5, 1), (2, 4, 11, 3, 2), (3, 2, 10, 4, 3), 
 
 
 @pytest.mark.parametrize("n_c,n_f,dim,f,s", CONV)
-def test_convolution_and_its_backward(n_c, n_f, dim, f, s):
+def test_convolution_and_its_backward(n_c, n_f, dim, f, s, rng):
     image = rng.standard_normal((n_c, dim, dim))
     filt, bias = rng.standard_normal((n_f, n_c, f, f)), rng.standard_normal((n_f, 1))
     out = forward.convolution(image, filt, bias, s)
@@ -55,7 +60,7 @@ def test_convolution_asserts_matching_channels():
 
 
 @pytest.mark.parametrize("f,s", [(2, 2), (3, 2), (2, 1), (3, 3), (4, 1)])
-def test_maxpool_and_assigning_backward(f, s):
+def test_maxpool_and_assigning_backward(f, s, rng):
     orig = rng.integers(0, 4, (3, 11, 11)).astype(np.float64)  # many ties
     orig[0, 0, :3] = np.nan
     out = forward.maxpool(orig, f, s)
@@ -72,7 +77,7 @@ def test_maxpool_backward_overwrites_where_windows_overlap():
     assert dout[0, 1, 1] == 4.0 and dout.sum() == 4.0  # assigned by the last window, not 10
 
 
-def test_softmax_and_cross_entropy():
+def test_softmax_and_cross_entropy(rng):
     x = rng.standard_normal((10, 1)) * 5
     same(forward.softmax(x), ref.softmax(x))
     label = np.eye(10)[3].reshape(10, 1)
@@ -114,7 +119,7 @@ def random_params(scale=1.0):
 
 
 @pytest.mark.parametrize("conv_s,pool_f,pool_s", [(1, 2, 2), (1, 3, 2), (2, 2, 1)])
-def test_predict_and_conv(conv_s, pool_f, pool_s):
+def test_predict_and_conv(conv_s, pool_f, pool_s, rng):
     image = rng.standard_normal((1, 28, 28))
     params = random_params()
     dim = ((28 - 5) // conv_s + 1 - 5) // conv_s + 1
@@ -132,7 +137,7 @@ def test_predict_and_conv(conv_s, pool_f, pool_s):
         same(g, w)
 
 
-def test_adam_gd_matches_the_loop_version_and_updates_in_place():
+def test_adam_gd_matches_the_loop_version_and_updates_in_place(rng):
     params, params_ref = random_params(), random_params()
     ids = [id(p) for p in params]
     batch = np.hstack([rng.standard_normal((6, 784)), rng.integers(0, 10, (6, 1))])

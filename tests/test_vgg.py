@@ -11,9 +11,10 @@ import fastnn as fn
 from fastnn.cli import main
 from fastnn.fusion import ConvReLUBatchNorm
 
-# `python bench/bn_cnn_accuracy.py --data ../shared/data/mnist` (2026-11-25): the same network,
-# initial weights and recipe in PyTorch 2.13 reach 92.03%, 91.41% and 92.85% with seeds 0-2
-# (fastnn: 92.35%, 91.88%, 92.68%). fastnn must do as well, less half a point for seed noise.
+# `python bench/bn_cnn_accuracy.py --data ../shared/data/mnist` (2026-12-02, as in the README):
+# the same network, initial weights and recipe in PyTorch 2.13 reach 92.03%, 91.41% and 92.85%
+# with seeds 0-2 (fastnn: 92.45%, 92.03%, 92.21%). fastnn must do as well, less half a point for
+# seed noise.
 PYTORCH_LOWEST = 0.9141
 
 
@@ -71,5 +72,10 @@ def test_cli_trains_vgg_on_a_folder_with_report_and_plots(tmp_path, capsys):
     assert json.loads((out / "report.json").read_text())["batch_size"] == 32
     assert all((plots / name).is_file() for name in ("curves.png", "recall.png",
                                                       "confusion.png"))
-    assert main(["predict", str(out / "folder_vgg.npz"), str(root / "dogs" / "0.png")]) == 0
-    assert capsys.readouterr().out.split(":")[0] in {"cats", "dogs", "pandas"}
+    image = root / "dogs" / "0.png"
+    assert main(["predict", str(out / "folder_vgg.npz"), str(image)]) == 0
+    printed = capsys.readouterr().out
+    # the CLI's answer is the model's own prediction on that image, read as training read it
+    probs = model.predict(fn.datasets.read_image(image, (16, 16), "rgb")[None])[0]
+    best = int(np.argmax(probs))
+    assert printed.startswith(f"{model.class_names[best]}: {probs[best]:.1%}")
