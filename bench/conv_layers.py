@@ -1,9 +1,9 @@
 """Per-layer profile of a training step: each step of a zoo network's plan timed forward and
 backward at batch 32, with GFLOP/s (direct-convolution FLOPs) and the share of the measured
 matmul peak; for every convolution also each algorithm of the Numba backend, so the switch
-points in kernels/numba/conv.py can be checked on this machine, and each algorithm's float32
-error: the largest difference of the convolution's output from the float64 one, over the
-largest output.
+points in kernels/numba/conv/__init__.py can be checked on this machine, and each algorithm's
+float32 error: the largest difference of the convolution's output from the float64 one, over
+the largest output.
 
     python bench/conv_layers.py                      # SimpleVGGNet with batch norm
     python bench/conv_layers.py --network cifar-cnn

@@ -1,5 +1,6 @@
-"""Where a Winograd layer's time goes: each part of the forward pass of kernels/numba/winograd.py
-timed on one thread over a batch, on the zoo's layer shapes, with the GEMMs' GFLOP/s.
+"""Where a Winograd layer's time goes: each part of the forward pass of
+kernels/numba/conv/winograd.py timed on one thread over a batch, on the zoo's layer shapes, with
+the GEMMs' GFLOP/s.
 
     python bench/winograd_parts.py [--batch 32]
 
@@ -17,9 +18,9 @@ from numba import njit
 
 from fastnn.benchmark.child import time_call
 from fastnn.benchmark.results import format_table
-from fastnn.kernels.numba import winograd as w
-from fastnn.kernels.numba.direct import _unwiden
-from fastnn.kernels.numba.gemm import single_threaded_blas
+from fastnn.kernels.numba._common import single_threaded_blas
+from fastnn.kernels.numba.conv import winograd as w
+from fastnn.kernels.numba.conv.wide import unwiden
 
 
 def best(fn, budget: float) -> float:
@@ -60,7 +61,7 @@ def _output_transforms(m, count, th, tw, width, cols, acc, n):
 @njit
 def _epilogues(acc, width, one, zero, y, sums, n):
     for _ in range(n):
-        _unwiden(acc, width, True, one, zero, False, y, sums)
+        unwiden(acc, width, True, one, zero, False, y, sums)
 
 
 def parts(f: int, c: int, size: int, batch: int, budget: float) -> dict:

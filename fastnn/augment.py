@@ -31,7 +31,7 @@ import numbers
 
 import numpy as np
 
-from .backend import ops
+from .backend import kernels
 from .kernels._checks import FILL_MODES
 
 
@@ -127,7 +127,7 @@ class Augment:
             raise ValueError(f"Augment rng must be a numpy.random.Generator, got "
                              f"{type(rng).__name__}")
         n, _, h, w = x.shape
-        return ops.affine_warp(x, self.matrices(n, h, w, rng), self.fill, self.cval)
+        return kernels().affine_warp(x, self.matrices(n, h, w, rng), self.fill, self.cval)
 
     def config(self) -> dict:
         return {"rotation": self.rotation, "shift": list(self.shift), "shear": self.shear,

@@ -3,20 +3,115 @@
     fn.set_backend("reference")   # plain NumPy, slow, obviously right
     fn.set_backend("numba")       # the default (or $FASTNN_BACKEND)
 
-Layers call kernels as ``ops.conv2d_forward(...)``; ``ops`` forwards to the current module.
+Layers call kernels as ``kernels().conv2d_forward(...)``: :func:`kernels` returns the current
+backend's :class:`Kernels`, a frozen record with one field per kernel function, built once from
+each backend module (``fastnn.kernels.numba``, ``fastnn.kernels.reference``) by
+:func:`kernels_of`. A field is the module's function of the same name, so a reader (or grep)
+goes from ``kernels().conv2d_forward`` to ``Kernels.conv2d_forward`` to
+``fastnn.kernels.numba.conv2d_forward``.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 from .kernels import numba as _numba
 from .kernels import reference as _reference
 
-BACKENDS: dict[str, ModuleType] = {"numba": _numba, "reference": _reference}
+
+@dataclass(frozen=True)
+class Kernels:
+    """The kernel functions of one backend; the fields are those of ``fastnn.kernels.KERNELS``
+    (the functions both backend modules export, with the same signatures)."""
+
+    adam_update: Callable[..., Any]
+    adam_update_many: Callable[..., Any]
+    affine_warp: Callable[..., Any]
+    avgpool2d_backward: Callable[..., Any]
+    avgpool2d_forward: Callable[..., Any]
+    batchnorm_backward: Callable[..., Any]
+    batchnorm_forward: Callable[..., Any]
+    batchnorm_stats: Callable[..., Any]
+    binary_cross_entropy_with_logits: Callable[..., Any]
+    col2im: Callable[..., Any]
+    conv2d_algorithm: Callable[..., Any]
+    conv2d_backward: Callable[..., Any]
+    conv2d_forward: Callable[..., Any]
+    conv2d_relu_batchnorm_backward: Callable[..., Any]
+    conv2d_relu_batchnorm_forward: Callable[..., Any]
+    conv2d_relu_maxpool_backward: Callable[..., Any]
+    conv2d_relu_maxpool_forward: Callable[..., Any]
+    dense_backward: Callable[..., Any]
+    dense_forward: Callable[..., Any]
+    dropout_backward: Callable[..., Any]
+    dropout_forward: Callable[..., Any]
+    global_avgpool2d_backward: Callable[..., Any]
+    global_avgpool2d_forward: Callable[..., Any]
+    im2col: Callable[..., Any]
+    maxpool2d_backward: Callable[..., Any]
+    maxpool2d_forward: Callable[..., Any]
+    multiclass_hinge: Callable[..., Any]
+    relu_backward: Callable[..., Any]
+    relu_forward: Callable[..., Any]
+    sgd_update: Callable[..., Any]
+    sgd_update_many: Callable[..., Any]
+    sigmoid_backward: Callable[..., Any]
+    sigmoid_forward: Callable[..., Any]
+    softmax: Callable[..., Any]
+    softmax_cross_entropy: Callable[..., Any]
+    tanh_backward: Callable[..., Any]
+    tanh_forward: Callable[..., Any]
+
+
+def kernels_of(m: ModuleType) -> Kernels:
+    """The kernels of backend module ``m``, field by field."""
+    return Kernels(
+        adam_update=m.adam_update,
+        adam_update_many=m.adam_update_many,
+        affine_warp=m.affine_warp,
+        avgpool2d_backward=m.avgpool2d_backward,
+        avgpool2d_forward=m.avgpool2d_forward,
+        batchnorm_backward=m.batchnorm_backward,
+        batchnorm_forward=m.batchnorm_forward,
+        batchnorm_stats=m.batchnorm_stats,
+        binary_cross_entropy_with_logits=m.binary_cross_entropy_with_logits,
+        col2im=m.col2im,
+        conv2d_algorithm=m.conv2d_algorithm,
+        conv2d_backward=m.conv2d_backward,
+        conv2d_forward=m.conv2d_forward,
+        conv2d_relu_batchnorm_backward=m.conv2d_relu_batchnorm_backward,
+        conv2d_relu_batchnorm_forward=m.conv2d_relu_batchnorm_forward,
+        conv2d_relu_maxpool_backward=m.conv2d_relu_maxpool_backward,
+        conv2d_relu_maxpool_forward=m.conv2d_relu_maxpool_forward,
+        dense_backward=m.dense_backward,
+        dense_forward=m.dense_forward,
+        dropout_backward=m.dropout_backward,
+        dropout_forward=m.dropout_forward,
+        global_avgpool2d_backward=m.global_avgpool2d_backward,
+        global_avgpool2d_forward=m.global_avgpool2d_forward,
+        im2col=m.im2col,
+        maxpool2d_backward=m.maxpool2d_backward,
+        maxpool2d_forward=m.maxpool2d_forward,
+        multiclass_hinge=m.multiclass_hinge,
+        relu_backward=m.relu_backward,
+        relu_forward=m.relu_forward,
+        sgd_update=m.sgd_update,
+        sgd_update_many=m.sgd_update_many,
+        sigmoid_backward=m.sigmoid_backward,
+        sigmoid_forward=m.sigmoid_forward,
+        softmax=m.softmax,
+        softmax_cross_entropy=m.softmax_cross_entropy,
+        tanh_backward=m.tanh_backward,
+        tanh_forward=m.tanh_forward,
+    )
+
+
+BACKENDS: dict[str, Kernels] = {"numba": kernels_of(_numba), "reference": kernels_of(_reference)}
 _current = "numba"
 
 
@@ -43,12 +138,9 @@ def use_backend(name: str) -> Iterator[None]:
         set_backend(previous)
 
 
-class _Ops:
-    """Attribute access goes to the current backend's kernel module."""
-
-    def __getattr__(self, name: str):
-        return getattr(BACKENDS[_current], name)
+def kernels() -> Kernels:
+    """The current backend's kernels (see :func:`set_backend`)."""
+    return BACKENDS[_current]
 
 
-ops = _Ops()
 set_backend(os.environ.get("FASTNN_BACKEND", "numba"))

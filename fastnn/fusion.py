@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .backend import get_backend, ops
+from .backend import get_backend, kernels
 from .layers import BatchNorm2D, Conv2D, Dense, Layer, MaxPool2D, ReLU
 
 
@@ -72,12 +72,12 @@ class DenseReLU(Step):
     def forward(self, x, training):
         dense = self.layers[0]
         self.x = x
-        self.y = ops.dense_forward(x, dense.params["w"], dense.params["b"], relu=True)
+        self.y = kernels().dense_forward(x, dense.params["w"], dense.params["b"], relu=True)
         return self.y
 
     def backward(self, dy):
         dense = self.layers[0]
-        dx, dense.grads["w"], dense.grads["b"] = ops.dense_backward(
+        dx, dense.grads["w"], dense.grads["b"] = kernels().dense_backward(
             dy, self.x, dense.params["w"], relu_output=self.y)
         return dx
 
@@ -97,8 +97,9 @@ class ConvStep(Step):
         key = (get_backend(), tuple(sample_shape), conv.params["w"].shape, conv.stride,
                conv.padding)
         if key not in self.chosen:
-            self.chosen[key] = ops.conv2d_algorithm((1, *sample_shape), conv.params["w"].shape,
-                                                    conv.stride, conv.padding)
+            self.chosen[key] = kernels().conv2d_algorithm((1, *sample_shape),
+                                                          conv.params["w"].shape, conv.stride,
+                                                          conv.padding)
         return self.chosen[key]
 
     def choose(self, sample_shape: tuple[int, ...]) -> tuple[str, str]:
@@ -121,12 +122,12 @@ class Conv(ConvStep):
     def forward(self, x, training):
         conv = self.layers[0]
         self.x = x
-        return ops.conv2d_forward(x, conv.params["w"], conv.params["b"], conv.stride,
+        return kernels().conv2d_forward(x, conv.params["w"], conv.params["b"], conv.stride,
                                   conv.padding, algorithm=self.choose(x.shape[1:]))
 
     def backward(self, dy):
         conv = self.layers[0]
-        dx, conv.grads["w"], conv.grads["b"] = ops.conv2d_backward(
+        dx, conv.grads["w"], conv.grads["b"] = kernels().conv2d_backward(
             dy, self.x, conv.params["w"], conv.stride, conv.padding, conv.input_grad,
             algorithm=self.choose(self.x.shape[1:]))
         return dx
@@ -138,13 +139,13 @@ class ConvReLU(ConvStep):
     def forward(self, x, training):
         conv = self.layers[0]
         self.x = x
-        self.y = ops.conv2d_forward(x, conv.params["w"], conv.params["b"], conv.stride,
+        self.y = kernels().conv2d_forward(x, conv.params["w"], conv.params["b"], conv.stride,
                                     conv.padding, relu=True, algorithm=self.choose(x.shape[1:]))
         return self.y
 
     def backward(self, dy):
         conv = self.layers[0]
-        dx, conv.grads["w"], conv.grads["b"] = ops.conv2d_backward(
+        dx, conv.grads["w"], conv.grads["b"] = kernels().conv2d_backward(
             dy, self.x, conv.params["w"], conv.stride, conv.padding, conv.input_grad, self.y,
             algorithm=self.choose(self.x.shape[1:]))
         return dx
@@ -156,14 +157,14 @@ class ConvReLUMaxPool(ConvStep):
     def forward(self, x, training):
         conv, _, pool = self.layers
         self.x = x
-        self.y, self.argmax = ops.conv2d_relu_maxpool_forward(
+        self.y, self.argmax = kernels().conv2d_relu_maxpool_forward(
             x, conv.params["w"], conv.params["b"], conv.stride, conv.padding, pool.size,
             pool.stride, algorithm=self.choose(x.shape[1:]))
         return self.y
 
     def backward(self, dy):
         conv = self.layers[0]
-        dx, conv.grads["w"], conv.grads["b"] = ops.conv2d_relu_maxpool_backward(
+        dx, conv.grads["w"], conv.grads["b"] = kernels().conv2d_relu_maxpool_backward(
             dy, self.y, self.argmax, self.x, conv.params["w"], conv.stride, conv.padding,
             conv.input_grad, algorithm=self.choose(self.x.shape[1:]))
         return dx
@@ -178,7 +179,7 @@ class ConvReLUBatchNorm(ConvStep):
         if not training:
             running = {"mean": bn.buffers["running_mean"], "var": bn.buffers["running_var"]}
         self.x = x
-        out, self.y, self.mean, self.var = ops.conv2d_relu_batchnorm_forward(
+        out, self.y, self.mean, self.var = kernels().conv2d_relu_batchnorm_forward(
             x, conv.params["w"], conv.params["b"], bn.params["gamma"], bn.params["beta"],
             conv.stride, conv.padding, bn.eps, **running, algorithm=self.choose(x.shape[1:]))
         if training:
@@ -190,7 +191,7 @@ class ConvReLUBatchNorm(ConvStep):
         if self.y is None:
             raise RuntimeError(f"{bn!r}: backward needs a forward pass in training mode")
         dx, conv.grads["w"], conv.grads["b"], bn.grads["gamma"], bn.grads["beta"] = (
-            ops.conv2d_relu_batchnorm_backward(
+            kernels().conv2d_relu_batchnorm_backward(
                 dy, self.y, self.x, conv.params["w"], bn.params["gamma"], self.mean, self.var,
                 conv.stride, conv.padding, bn.eps, conv.input_grad,
                 algorithm=self.choose(self.x.shape[1:])))
@@ -212,10 +213,10 @@ class ConvReLUBatchNormMaxPool(ConvReLUBatchNorm):
         var, eps = bn.buffers["running_var"], bn.eps
         if not training and np.all(bn.params["gamma"] / np.sqrt(var + eps) > 0):
             self.y = None  # as ConvReLUBatchNorm in inference: no backward pass
-            pooled, _ = ops.conv2d_relu_maxpool_forward(
+            pooled, _ = kernels().conv2d_relu_maxpool_forward(
                 x, conv.params["w"], conv.params["b"], conv.stride, conv.padding, pool.size,
                 pool.stride, algorithm=self.choose(x.shape[1:]))
-            return ops.batchnorm_forward(pooled, bn.params["gamma"], bn.params["beta"],
+            return kernels().batchnorm_forward(pooled, bn.params["gamma"], bn.params["beta"],
                                          bn.buffers["running_mean"], var, eps)
         return pool.forward(super().forward(x, training), training)
 

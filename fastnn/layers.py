@@ -1,4 +1,4 @@
-"""Layers: each holds its parameters and gradients and calls kernels through ``ops``.
+"""Layers: each holds its parameters and gradients and calls kernels through ``kernels()``.
 
 A layer works on batches: ``forward(x, training)`` keeps what ``backward(dy)`` needs and
 ``backward`` fills ``grads`` (same keys as ``params``) and returns the gradient for its input.
@@ -14,7 +14,7 @@ import numpy as np
 
 from . import init as initializers
 from . import inputs
-from .backend import ops
+from .backend import kernels
 from .kernels import geometry
 
 
@@ -115,10 +115,11 @@ class Dense(Layer):
 
     def forward(self, x, training=False):
         self.x = x
-        return ops.dense_forward(x, self.params["w"], self.params["b"])
+        return kernels().dense_forward(x, self.params["w"], self.params["b"])
 
     def backward(self, dy):
-        dx, self.grads["w"], self.grads["b"] = ops.dense_backward(dy, self.x, self.params["w"])
+        dx, self.grads["w"], self.grads["b"] = kernels().dense_backward(dy, self.x,
+                                                                        self.params["w"])
         return dx
 
     def output_shape(self, shape):
@@ -172,11 +173,11 @@ class Conv2D(Layer):
 
     def forward(self, x, training=False):
         self.x = x
-        return ops.conv2d_forward(x, self.params["w"], self.params["b"], self.stride,
+        return kernels().conv2d_forward(x, self.params["w"], self.params["b"], self.stride,
                                   self.padding)
 
     def backward(self, dy):
-        dx, self.grads["w"], self.grads["b"] = ops.conv2d_backward(
+        dx, self.grads["w"], self.grads["b"] = kernels().conv2d_backward(
             dy, self.x, self.params["w"], self.stride, self.padding, self.input_grad)
         return dx
 
@@ -219,11 +220,11 @@ class MaxPool2D(_Pool2D):
 
     def forward(self, x, training=False):
         self.x_shape = x.shape
-        y, self.argmax = ops.maxpool2d_forward(x, self.size, self.stride)
+        y, self.argmax = kernels().maxpool2d_forward(x, self.size, self.stride)
         return y
 
     def backward(self, dy):
-        return ops.maxpool2d_backward(dy, self.argmax, self.x_shape)
+        return kernels().maxpool2d_backward(dy, self.argmax, self.x_shape)
 
 
 class AvgPool2D(_Pool2D):
@@ -231,10 +232,10 @@ class AvgPool2D(_Pool2D):
 
     def forward(self, x, training=False):
         self.x_shape = x.shape
-        return ops.avgpool2d_forward(x, self.size, self.stride)
+        return kernels().avgpool2d_forward(x, self.size, self.stride)
 
     def backward(self, dy):
-        return ops.avgpool2d_backward(dy, self.x_shape, self.size, self.stride)
+        return kernels().avgpool2d_backward(dy, self.x_shape, self.size, self.stride)
 
 
 class GlobalAvgPool2D(Layer):
@@ -242,10 +243,10 @@ class GlobalAvgPool2D(Layer):
 
     def forward(self, x, training=False):
         self.x_shape = x.shape
-        return ops.global_avgpool2d_forward(x)
+        return kernels().global_avgpool2d_forward(x)
 
     def backward(self, dy):
-        return ops.global_avgpool2d_backward(dy, self.x_shape)
+        return kernels().global_avgpool2d_backward(dy, self.x_shape)
 
     def output_shape(self, shape):
         if len(shape) != 3:
@@ -297,17 +298,17 @@ class _BatchNorm(Layer):
         gamma, beta = self.params["gamma"], self.params["beta"]
         if training:
             self.x = x
-            self.mean, self.var = ops.batchnorm_stats(x)
+            self.mean, self.var = kernels().batchnorm_stats(x)
             self.update_running(self.mean, self.var, x.size // x.shape[1])
-            return ops.batchnorm_forward(x, gamma, beta, self.mean, self.var, self.eps)
+            return kernels().batchnorm_forward(x, gamma, beta, self.mean, self.var, self.eps)
         self.x = None
-        return ops.batchnorm_forward(x, gamma, beta, self.buffers["running_mean"],
+        return kernels().batchnorm_forward(x, gamma, beta, self.buffers["running_mean"],
                                      self.buffers["running_var"], self.eps)
 
     def backward(self, dy):
         if self.x is None:
             raise RuntimeError(f"{self!r}: backward needs a forward pass in training mode")
-        dx, self.grads["gamma"], self.grads["beta"] = ops.batchnorm_backward(
+        dx, self.grads["gamma"], self.grads["beta"] = kernels().batchnorm_backward(
             dy, self.x, self.params["gamma"], self.mean, self.var, self.eps)
         return dx
 
@@ -336,28 +337,28 @@ class BatchNorm1D(_BatchNorm):
 class ReLU(Layer):
     def forward(self, x, training=False):
         self.x = x
-        return ops.relu_forward(x)
+        return kernels().relu_forward(x)
 
     def backward(self, dy):
-        return ops.relu_backward(dy, self.x)
+        return kernels().relu_backward(dy, self.x)
 
 
 class Sigmoid(Layer):
     def forward(self, x, training=False):
-        self.y = ops.sigmoid_forward(x)
+        self.y = kernels().sigmoid_forward(x)
         return self.y
 
     def backward(self, dy):
-        return ops.sigmoid_backward(dy, self.y)
+        return kernels().sigmoid_backward(dy, self.y)
 
 
 class Tanh(Layer):
     def forward(self, x, training=False):
-        self.y = ops.tanh_forward(x)
+        self.y = kernels().tanh_forward(x)
         return self.y
 
     def backward(self, dy):
-        return ops.tanh_backward(dy, self.y)
+        return kernels().tanh_backward(dy, self.y)
 
 
 class Flatten(Layer):
@@ -390,10 +391,10 @@ class Dropout(Layer):
             self.u = None
             return x
         self.u = self.rng.random(x.shape, dtype=np.float32)  # kept where u >= p
-        return ops.dropout_forward(x, self.u, self.p)
+        return kernels().dropout_forward(x, self.u, self.p)
 
     def backward(self, dy):
-        return dy if self.u is None else ops.dropout_backward(dy, self.u, self.p)
+        return dy if self.u is None else kernels().dropout_backward(dy, self.u, self.p)
 
     def config(self):
         return {"p": self.p}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .backend import ops
+from .backend import kernels
 
 
 class Loss:
@@ -25,7 +25,7 @@ class Loss:
 
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
         """Class probabilities (N, K) from logits."""
-        return ops.softmax(logits)
+        return kernels().softmax(logits)
 
     def labels(self, logits: np.ndarray) -> np.ndarray:
         """Predicted class indices (N,)."""
@@ -44,7 +44,7 @@ class SoftmaxCrossEntropy(Loss):
     name = "cross_entropy"
 
     def __call__(self, logits, y):
-        return ops.softmax_cross_entropy(logits, y)
+        return kernels().softmax_cross_entropy(logits, y)
 
 
 class MulticlassHinge(Loss):
@@ -57,7 +57,7 @@ class MulticlassHinge(Loss):
         self.margin = float(margin)
 
     def __call__(self, logits, y):
-        return ops.multiclass_hinge(logits, y, self.margin)
+        return kernels().multiclass_hinge(logits, y, self.margin)
 
     def config(self):
         return super().config() | {"margin": self.margin}
@@ -85,12 +85,12 @@ class BinaryCrossEntropy(Loss):
         return np.eye(k, dtype=logits.dtype)[y]
 
     def __call__(self, logits, y):
-        loss, d = ops.binary_cross_entropy_with_logits(logits, self._targets(logits, y))
+        loss, d = kernels().binary_cross_entropy_with_logits(logits, self._targets(logits, y))
         k = logits.size // logits.shape[0]
         return loss * k, d * logits.dtype.type(k)
 
     def probabilities(self, logits):
-        p = ops.sigmoid_forward(logits)
+        p = kernels().sigmoid_forward(logits)
         if p.shape[1] == 1:  # P(class 0), P(class 1)
             return np.concatenate([1 - p, p], axis=1)
         return p

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .backend import ops
+from .backend import kernels
 
 Named = list[tuple[str, np.ndarray, np.ndarray]]  # (key, parameter, gradient)
 
@@ -119,7 +119,7 @@ class SGD(Optimizer):
         velocities = None
         if self.momentum:
             velocities = [self._state(key, p, 1)[0] for key, p, _ in params]
-        ops.sgd_update_many([p for _, p, _ in params], [g for _, _, g in params], velocities,
+        kernels().sgd_update_many([p for _, p, _ in params], [g for _, _, g in params], velocities,
                             self.current_lr, self.momentum, 0.0)
 
     def config(self):
@@ -143,7 +143,7 @@ class Adam(Optimizer):
 
     def step(self, params: Named) -> None:
         states = [self._state(key, p, 2) for key, p, _ in params]
-        ops.adam_update_many([p for _, p, _ in params], [g for _, _, g in params],
+        kernels().adam_update_many([p for _, p, _ in params], [g for _, _, g in params],
                              [m for m, _ in states], [v for _, v in states], self.t + 1,
                              self.current_lr, *self.betas, self.eps, 0.0)
         self.t += 1

@@ -1,9 +1,14 @@
-"""The thin checking layer in front of both kernel implementations.
+"""The per-kernel argument checks in front of both kernel implementations.
 
 Every public kernel calls one of the ``*_args`` functions below before doing any math, so bad
 input raises a ``ValueError`` that names the argument and its shape, never a NumPy or Numba
-error from inside a loop. The functions return the arguments normalized: C-contiguous arrays
-of one floating dtype and plain ``int`` hyper-parameters.
+error from inside a loop. They return the arguments normalized: C-contiguous arrays of one
+floating dtype and plain ``int`` hyper-parameters.
+
+The validators they are built from are in :mod:`._validate`; the checks that read a family's
+catalogue live beside it (the convolution algorithms in :mod:`.numba.conv`, the fill modes in
+:mod:`._augment`). ``integer`` and ``FILL_MODES`` are also imported from here by
+:mod:`fastnn.inputs` and :mod:`fastnn.augment`.
 """
 
 from __future__ import annotations
@@ -12,71 +17,19 @@ import numbers
 
 import numpy as np
 
-from . import geometry
-
-FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-def _shape(a: object) -> str:
-    return str(getattr(a, "shape", type(a).__name__))
-
-
-def floats(name: str, a: object, ndim: int | tuple[int, ...] | None = None) -> np.ndarray:
-    """``a`` as a C-contiguous float32/float64 array of the given rank(s)."""
-    if not isinstance(a, np.ndarray):
-        raise ValueError(f"{name} must be a NumPy array, got {type(a).__name__}")
-    if a.dtype not in FLOAT_DTYPES:
-        raise ValueError(f"{name} must be float32 or float64, got dtype {a.dtype}")
-    if ndim is not None:
-        ranks = (ndim,) if isinstance(ndim, int) else ndim
-        if a.ndim not in ranks:
-            want = " or ".join(str(r) for r in ranks)
-            raise ValueError(f"{name} must have {want} dimensions, got shape {a.shape}")
-    return np.ascontiguousarray(a)
-
-
-def same_dtype(**arrays: np.ndarray) -> None:
-    """All arrays share one dtype (kernels never mix float32 and float64 silently)."""
-    dtypes = {name: a.dtype for name, a in arrays.items() if a is not None}
-    if len(set(dtypes.values())) > 1:
-        listed = ", ".join(f"{name} {dt}" for name, dt in dtypes.items())
-        raise ValueError(f"arrays must share one dtype, got {listed}")
-
-
-def integer(name: str, v: object, minimum: int = 1) -> int:
-    """An integer (Python or NumPy) >= minimum, as a Python int; 2.7 is an error, not a
-    truncation. (fastnn.inputs uses it too: one integer check for the kernels and the API.)"""
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-        raise ValueError(f"{name} must be an integer, got {v!r}")
-    if v < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {v}")
-    return int(v)
-
-
-def number(name: str, v: object, minimum: float = 0.0) -> float:
-    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(v):
-        raise ValueError(f"{name} must be a finite number, got {v!r}")
-    if v < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {v}")
-    return float(v)
-
-
-def same_shape(name_a: str, a: np.ndarray, name_b: str, b: np.ndarray) -> None:
-    if a.shape != b.shape:
-        raise ValueError(f"{name_a} shape {a.shape} does not match {name_b} shape {b.shape}")
-
-
-def out_size(size: int, k: int, stride: int, padding: int, what: str) -> int:
-    """Output length of a sliding window; the window must fit in the padded input."""
-    if k > size + 2 * padding:
-        raise ValueError(
-            f"{what} {k} is larger than the padded input ({size} + 2*{padding} = "
-            f"{size + 2 * padding})"
-        )
-    return geometry.out_size(size, k, stride, padding)
-
-
-# --- per-kernel argument checks ---------------------------------------------------------------
+from ._augment import FILL_MODES  # noqa: F401  (fastnn.augment imports it from here)
+from ._validate import (
+    FLOAT_DTYPES,
+    channel_vectors,
+    floats,
+    integer,
+    positive_eps,
+    same_dtype,
+    same_shape,
+    shape4,
+    shape_of,
+    window_args,
+)
 
 
 def dense_args(x, w, b):
@@ -105,18 +58,6 @@ def dense_backward_args(dy, x, w):
     return dy, x, w
 
 
-def window_args(x_shape, kh, kw, stride, padding, what="kernel"):
-    """Checks a 4-D input shape against a window; returns ints and (OH, OW)."""
-    kh = integer("kh", kh, 1)
-    kw = integer("kw", kw, 1)
-    stride = integer("stride", stride, 1)
-    padding = integer("padding", padding, 0)
-    _, _, h, w_ = x_shape
-    oh = out_size(h, kh, stride, padding, f"{what} height")
-    ow = out_size(w_, kw, stride, padding, f"{what} width")
-    return kh, kw, stride, padding, oh, ow
-
-
 def im2col_args(x, kh, kw, stride, padding):
     x = floats("x", x, 4)
     kh, kw, stride, padding, _, _ = window_args(x.shape, kh, kw, stride, padding)
@@ -133,16 +74,6 @@ def col2im_args(cols, x_shape, kh, kw, stride, padding):
         raise ValueError(f"cols shape {cols.shape} should be {want} for x_shape {x_shape}, "
                          f"kernel {kh}x{kw}, stride {stride}, padding {padding}")
     return cols, x_shape, kh, kw, stride, padding
-
-
-def shape4(name, shape) -> tuple[int, int, int, int]:
-    try:
-        dims = tuple(int(d) for d in shape)
-    except TypeError:
-        raise ValueError(f"{name} must be a shape tuple, got {shape!r}") from None
-    if len(dims) != 4 or min(dims) < 1:
-        raise ValueError(f"{name} must be 4 positive sizes (N, C, H, W), got {shape!r}")
-    return dims
 
 
 def conv2d_args(x, w, b, stride, padding):
@@ -263,24 +194,11 @@ def norm_input(name, x):
     return x
 
 
-def _channel_vectors(channels, dtype, **vectors):
-    """Per-channel vectors: 1-D, one entry per channel, in the input's dtype."""
-    out = []
-    for name, v in vectors.items():
-        v = floats(name, v, 1)
-        if v.shape[0] != channels:
-            raise ValueError(f"{name} has {v.shape[0]} entries but the input has {channels} "
-                             f"channels")
-        out.append(v)
-    same_dtype(x=np.empty(0, dtype), **dict(zip(vectors, out)))
-    return out
-
-
 def batchnorm_args(x, gamma, beta, mean, var, eps):
     x = norm_input("x", x)
-    gamma, beta, mean, var = _channel_vectors(x.shape[1], x.dtype, gamma=gamma, beta=beta,
+    gamma, beta, mean, var = channel_vectors(x.shape[1], x.dtype, gamma=gamma, beta=beta,
                                               mean=mean, var=var)
-    return x, gamma, beta, mean, var, _eps(eps)
+    return x, gamma, beta, mean, var, positive_eps(eps)
 
 
 def batchnorm_backward_args(dy, x, gamma, mean, var, eps):
@@ -288,15 +206,8 @@ def batchnorm_backward_args(dy, x, gamma, mean, var, eps):
     dy = floats("dy", dy)
     same_shape("dy", dy, "x", x)
     same_dtype(dy=dy, x=x)
-    gamma, mean, var = _channel_vectors(x.shape[1], x.dtype, gamma=gamma, mean=mean, var=var)
-    return dy, x, gamma, mean, var, _eps(eps)
-
-
-def _eps(eps):
-    eps = number("eps", eps)
-    if eps <= 0:
-        raise ValueError(f"eps must be > 0, got {eps}")
-    return eps
+    gamma, mean, var = channel_vectors(x.shape[1], x.dtype, gamma=gamma, mean=mean, var=var)
+    return dy, x, gamma, mean, var, positive_eps(eps)
 
 
 def conv_bn_args(x, w, b, gamma, beta, stride, padding, eps, mean, var):
@@ -308,17 +219,18 @@ def conv_bn_args(x, w, b, gamma, beta, stride, padding, eps, mean, var):
     vectors = {"gamma": gamma, "beta": beta}
     if mean is not None:
         vectors |= {"mean": mean, "var": var}
-    checked = _channel_vectors(w.shape[0], x.dtype, **vectors) + [None, None]
-    return x, w, b, checked[0], checked[1], stride, padding, _eps(eps), checked[2], checked[3]
+    checked = channel_vectors(w.shape[0], x.dtype, **vectors) + [None, None]
+    return (x, w, b, checked[0], checked[1], stride, padding, positive_eps(eps), checked[2],
+            checked[3])
 
 
 def conv_bn_backward_args(dout, y, x, w, gamma, mean, var, stride, padding, eps):
     dout, x, w, stride, padding = conv2d_backward_args(dout, x, w, stride, padding)
     y = floats("y", y)
     same_shape("y", y, "dout", dout)
-    gamma, mean, var = _channel_vectors(w.shape[0], x.dtype, gamma=gamma, mean=mean, var=var)
+    gamma, mean, var = channel_vectors(w.shape[0], x.dtype, gamma=gamma, mean=mean, var=var)
     same_dtype(dout=dout, y=y, x=x)
-    return dout, y, x, w, gamma, mean, var, stride, padding, _eps(eps)
+    return dout, y, x, w, gamma, mean, var, stride, padding, positive_eps(eps)
 
 
 def unary_args(x, name="x"):
@@ -348,7 +260,7 @@ def dropout_args(x, u, p, name="x"):
 def labels_args(logits, labels):
     logits = floats("logits", logits, 2)
     if not isinstance(labels, np.ndarray) or labels.ndim != 1:
-        raise ValueError(f"labels must be a 1-D integer array, got shape {_shape(labels)}")
+        raise ValueError(f"labels must be a 1-D integer array, got shape {shape_of(labels)}")
     if labels.dtype.kind not in "iu":
         raise ValueError(f"labels must be integers (class indices), got dtype {labels.dtype}")
     n, k = logits.shape
@@ -415,51 +327,3 @@ def update_many_args(params, grads, *states):
         listed = ", ".join(sorted(str(d) for d in dtypes))
         raise ValueError(f"params must share one float dtype, got {listed}")
     return checked
-
-
-# --- augmentation ------------------------------------------------------------------------------
-
-FILL_MODES = ("nearest", "constant")
-
-
-def affine_warp_args(x, theta, fill, cval):
-    """x (N, C, H, W) float; theta (N, 2, 3) finite floats, returned as float64; a fill mode of
-    FILL_MODES and a finite cval."""
-    x = floats("x", x, 4)
-    if not isinstance(theta, np.ndarray) or theta.dtype.kind not in "fiu":
-        raise ValueError(f"theta must be a NumPy array of numbers, got "
-                         f"{getattr(theta, 'dtype', type(theta).__name__)}")
-    if theta.shape != (x.shape[0], 2, 3):
-        raise ValueError(f"theta must have shape ({x.shape[0]}, 2, 3) (one 2x3 matrix per image "
-                         f"of x {x.shape}), got {theta.shape}")
-    theta = np.ascontiguousarray(theta, dtype=np.float64)
-    if not np.all(np.abs(theta) <= 1e12):  # also refuses NaN and infinity
-        bad = theta.ravel()[np.argmax(~(np.abs(theta.ravel()) <= 1e12))]
-        raise ValueError(f"theta entries must be finite and at most 1e12 in size, got {bad:g}")
-    if fill not in FILL_MODES:
-        raise ValueError(f"fill must be one of {', '.join(FILL_MODES)}, got {fill!r}")
-    return x, theta, FILL_MODES.index(fill), number("cval", cval, -np.inf)
-
-
-CONV_ALGORITHMS = ("direct", "gemm", "winograd", "im2col")
-"""The Numba backend's convolution algorithms (kernels/numba/conv.py says when each is used)."""
-
-
-def conv_algorithm_arg(algorithm, stride, kernel, allowed=CONV_ALGORITHMS):
-    """None (the kernel chooses) or a (forward, backward) pair of algorithm names that can run
-    a convolution of this stride and kernel size (KH, KW)."""
-    if algorithm is None:
-        return None
-    if (not isinstance(algorithm, tuple) or len(algorithm) != 2
-            or not all(isinstance(a, str) for a in algorithm)):
-        raise ValueError(f"algorithm must be None or a (forward, backward) pair of names, got "
-                         f"{algorithm!r}")
-    for part, name in zip(("forward", "backward"), algorithm):
-        if name not in allowed:
-            raise ValueError(f"algorithm: {part} {name!r} is not one of {', '.join(allowed)}")
-        if name in ("direct", "gemm", "winograd") and stride != 1:
-            raise ValueError(f"algorithm: {part} {name!r} needs stride 1, got stride {stride}")
-        if name == "winograd" and tuple(kernel) != (3, 3):
-            raise ValueError(f"algorithm: {part} 'winograd' needs a 3x3 kernel, got "
-                             f"{kernel[0]}x{kernel[1]}")
-    return algorithm

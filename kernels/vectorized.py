@@ -10,6 +10,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from . import _checks as c
+from .geometry import crop, out_hw, pad
 
 
 def _windows(xp: np.ndarray, kh: int, kw: int, stride: int) -> np.ndarray:
@@ -17,14 +18,10 @@ def _windows(xp: np.ndarray, kh: int, kw: int, stride: int) -> np.ndarray:
     return sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::stride, ::stride]
 
 
-def _pad(x: np.ndarray, padding: int) -> np.ndarray:
-    return np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-
-
 def im2col(x: np.ndarray, kh: int, kw: int, stride: int = 1, padding: int = 0) -> np.ndarray:
     """x (N, C, H, W) -> cols (N, C*KH*KW, OH*OW)."""
     x, kh, kw, stride, padding = c.im2col_args(x, kh, kw, stride, padding)
-    win = _windows(_pad(x, padding), kh, kw, stride)
+    win = _windows(pad(x, padding), kh, kw, stride)
     n, ch, oh, ow = win.shape[:4]
     return win.transpose(0, 1, 4, 5, 2, 3).reshape(n, ch * kh * kw, oh * ow)
 
@@ -35,8 +32,7 @@ def col2im(cols: np.ndarray, x_shape, kh: int, kw: int, stride: int = 1,
     cols, x_shape, kh, kw, stride, padding = c.col2im_args(cols, x_shape, kh, kw, stride,
                                                            padding)
     n, ch, h, w = x_shape
-    oh = (h + 2 * padding - kh) // stride + 1
-    ow = (w + 2 * padding - kw) // stride + 1
+    oh, ow = out_hw(h, w, kh, kw, stride, padding)
     g = cols.reshape(n, ch, kh, kw, oh, ow)
     dxp = np.zeros((n, ch, h + 2 * padding, w + 2 * padding), dtype=cols.dtype)
     for ky in range(kh):
@@ -44,7 +40,7 @@ def col2im(cols: np.ndarray, x_shape, kh: int, kw: int, stride: int = 1,
             rows = slice(ky, ky + stride * oh, stride)
             cols_ = slice(kx, kx + stride * ow, stride)
             dxp[:, :, rows, cols_] += g[:, :, ky, kx]
-    return dxp[:, :, padding : padding + h, padding : padding + w].copy()
+    return crop(dxp, padding, h, w)
 
 
 def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1,
@@ -53,11 +49,11 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1,
     f, _, kh, kw = w.shape
     cols = im2col(x, kh, kw, stride, padding)
     n = x.shape[0]
-    oh = (x.shape[2] + 2 * padding - kh) // stride + 1
+    oh, ow = out_hw(x.shape[2], x.shape[3], kh, kw, stride, padding)
     y = np.matmul(w.reshape(f, -1), cols) + b[:, None]
     if relu:
         y = np.where(y > 0, y, 0).astype(y.dtype)
-    return y.reshape(n, f, oh, -1)
+    return y.reshape(n, f, oh, ow)
 
 
 def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, stride: int = 1,

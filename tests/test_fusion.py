@@ -112,12 +112,12 @@ def test_inference_pools_before_batch_norm_only_when_every_scale_is_positive(
     class Spy:
         def __getattr__(self, name):
             calls.append(name)
-            return getattr(fn.backend.ops, name)
+            return getattr(fn.backend.kernels(), name)
 
     model.fuse = False
     want = model.predict(x)
     model.fuse = True
-    monkeypatch.setattr(fusion, "ops", Spy())
+    monkeypatch.setattr(fusion, "kernels", Spy)
     np.testing.assert_allclose(model.predict(x), want, rtol=1e-5, atol=1e-6)
     assert ("conv2d_relu_maxpool_forward" in calls) == pooled_first
 

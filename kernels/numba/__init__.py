@@ -1,6 +1,7 @@
 """The Numba kernels: the same functions and signatures as :mod:`fastnn.kernels.reference`,
-one module per algorithm family. Each public function checks its arguments (:mod:`.._checks`)
-and hands plain contiguous arrays to an ``@njit(cache=True)`` body."""
+one module per algorithm family (the convolution a package, :mod:`.conv`). Each public function
+checks its arguments (:mod:`.._checks`) and hands plain contiguous arrays to an
+``@njit(cache=True)`` body."""
 
 from .activations import (
     dropout_backward,

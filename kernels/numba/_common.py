@@ -1,7 +1,12 @@
-"""Helpers shared by the Numba kernel modules: fastmath flags, the 8-row combination loop and
-the batch-order sum that keeps reductions deterministic."""
+"""Helpers shared by the Numba kernel modules: fastmath flags, the 8-row combination loop, the
+batch-order sum that keeps reductions deterministic, and the single-threaded BLAS that the
+GEMM-based kernels (dense, the gemm and winograd convolutions) run on."""
 
 from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 from numba import njit
@@ -31,7 +36,6 @@ def add_combination(dst, coefs, rows):
             dst[j] += c * row[j]
 
 
-
 @njit(cache=True)
 def _sum_batch_impl(a, out):
     out[:] = 0
@@ -44,3 +48,31 @@ def sum_batch(a: np.ndarray) -> np.ndarray:
     out = np.empty(a.shape[1:], dtype=a.dtype)
     _sum_batch_impl(a, out)
     return out
+
+
+_blas = {"libs": None, "users": 0, "limit": None}
+_blas_lock = threading.Lock()
+
+
+@contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """A context in which the BLAS libraries loaded (SciPy's, which Numba's np.dot calls, and
+    NumPy's) run on one thread each. Nested or concurrent uses (models in several Python
+    threads) share one limit: the first to enter sets it, the last to leave restores the
+    thread counts."""
+    with _blas_lock:
+        if _blas["libs"] is None:
+            import scipy.linalg.cython_blas  # noqa: F401  (loads the BLAS that Numba calls)
+            from threadpoolctl import ThreadpoolController
+
+            _blas["libs"] = ThreadpoolController().select(user_api="blas")
+        if _blas["users"] == 0:
+            _blas["limit"] = _blas["libs"].limit(limits=1)
+        _blas["users"] += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas["users"] -= 1
+            if _blas["users"] == 0:
+                _blas["limit"].restore_original_limits()

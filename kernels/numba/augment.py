@@ -10,7 +10,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .. import _checks as c
+from .._augment import affine_warp_args
 
 
 @njit(cache=True)
@@ -67,7 +67,7 @@ def affine_warp(x: np.ndarray, theta: np.ndarray, fill: str = "nearest",
     and ``"constant"`` reads ``cval``. A weight of 0 never reads its neighbour, so the identity
     matrix returns x exactly. Returns (N, C, H, W) in x's dtype.
     """
-    x, theta, mode, cval = c.affine_warp_args(x, theta, fill, cval)
+    x, theta, mode, cval = affine_warp_args(x, theta, fill, cval)
     y = np.empty_like(x)
     _warp(x, theta, mode == 0, cval, y)
     return y

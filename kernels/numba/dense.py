@@ -14,9 +14,8 @@ import numpy as np
 from numba import njit, prange
 
 from .. import _checks as c
-from ._common import FASTMATH, add_combination
+from ._common import FASTMATH, add_combination, single_threaded_blas
 from .activations import relu_backward
-from .gemm import single_threaded_blas
 
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH)

@@ -8,6 +8,7 @@ import numpy as np
 from numba import njit
 
 from .. import _checks as c
+from .. import _validate as val
 
 
 @njit(cache=True)
@@ -61,25 +62,33 @@ def _bce_with_logits(z, t, dz):
 
 @njit(cache=True)
 def _multiclass_hinge(logits, labels, margin, dlogits):
+    """Row by row, in closed form: the margins m_j = z_j - z_y + margin of the other classes;
+    the loss adds the positive ones, dlogits[j] = [m_j > 0] / n and dlogits[y] = -(their
+    count) / n. (The reference loops over (row, class) pairs and adds +-1/n per violation.)
+
+    Arguments (positional):
+    logits : (N, K) float
+    labels : (N,) int64 in [0, K)
+    margin : float
+    dlogits : (N, K) output, in logits' dtype
+    """
     n, k = logits.shape
-    loss = 0.0
-    dlogits[:] = 0
+    inv_n = 1.0 / n
+    total = 0.0
     for i in range(n):
         y = labels[i]
-        for j in range(k):
-            if j == y:
-                continue
-            m = logits[i, j] - logits[i, y] + margin
-            if m > 0:
-                loss += m
-                dlogits[i, j] += 1.0 / n
-                dlogits[i, y] -= 1.0 / n
-    return loss / n
+        row = logits[i].astype(np.float64) - np.float64(logits[i, y]) + margin
+        row[y] = 0.0  # the label's own term is not a margin
+        violated = row > 0
+        total += np.sum(np.where(violated, row, 0.0))
+        dlogits[i] = np.where(violated, inv_n, 0.0)
+        dlogits[i, y] = -np.count_nonzero(violated) * inv_n
+    return total * inv_n
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax of logits (N, K), stable for logits of any size."""
-    logits = c.floats("logits", logits, 2)
+    logits = val.floats("logits", logits, 2)
     p = np.empty_like(logits)
     _softmax(logits, p)
     return p
@@ -104,7 +113,7 @@ def binary_cross_entropy_with_logits(logits: np.ndarray, targets: np.ndarray):
 def multiclass_hinge(logits: np.ndarray, labels: np.ndarray, margin: float = 1.0):
     """Mean over rows of sum_{j != y} max(0, z_j - z_y + margin); returns (loss, dlogits)."""
     logits, labels = c.labels_args(logits, labels)
-    margin = c.number("margin", margin)
+    margin = val.number("margin", margin)
     dlogits = np.empty_like(logits)
     loss = _multiclass_hinge(logits, labels, margin, dlogits)
     return logits.dtype.type(loss), dlogits

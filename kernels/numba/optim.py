@@ -9,6 +9,7 @@ import numpy as np
 from numba import njit, prange
 
 from .. import _checks as c
+from .. import _validate as val
 from ._common import FASTMATH
 
 # Updates of large arrays run under prange: besides using both cores, the parallel loop body
@@ -19,6 +20,16 @@ PARALLEL_MIN = 16384
 
 @njit(cache=True, inline="always", fastmath=FASTMATH)
 def _sgd_at(i, p, g, v, lr, momentum, weight_decay, use_velocity):
+    """Element i of an SGD step, in place (see :func:`sgd_update`).
+
+    Arguments (positional):
+    i : the flat index
+    p : (M,) the parameters, updated
+    g : (M,) their gradient
+    v : (M,) the velocity, updated when use_velocity (else unused)
+    lr, momentum, weight_decay : the step's constants, in p's dtype
+    use_velocity : bool, a velocity array was given (else v is p, unused)
+    """
     gi = g[i] + weight_decay * p[i]
     if use_velocity:
         v[i] = momentum * v[i] + gi
@@ -28,7 +39,18 @@ def _sgd_at(i, p, g, v, lr, momentum, weight_decay, use_velocity):
 
 @njit(cache=True, inline="always", fastmath=FASTMATH)
 def _adam_at(i, p, g, m, v, step, beta1, beta2, eps, weight_decay, sqrt_c2):
-    """Constants arrive in p's dtype so the arithmetic stays in that precision."""
+    """Element i of an Adam step, in place (see :func:`adam_update`). Constants arrive in
+    p's dtype so the arithmetic stays in that precision.
+
+    Arguments (positional):
+    i : the flat index
+    p : (M,) the parameters, updated
+    g : (M,) their gradient
+    m, v : (M,) the first and second moments, updated
+    step : lr / (1 - beta1**t), the bias-corrected step size
+    beta1, beta2, eps, weight_decay : Adam's constants
+    sqrt_c2 : sqrt(1 - beta2**t), the second moment's bias correction
+    """
     one = p.dtype.type(1)
     gi = g[i] + weight_decay * p[i]
     m[i] = beta1 * m[i] + (one - beta1) * gi
@@ -38,18 +60,24 @@ def _adam_at(i, p, g, m, v, step, beta1, beta2, eps, weight_decay, sqrt_c2):
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH)
 def _sgd_parallel(p, g, v, lr, momentum, weight_decay, use_velocity):
+    """_sgd_at over all of p (1-D), under prange: same arguments without i.
+    """
     for i in prange(p.size):
         _sgd_at(i, p, g, v, lr, momentum, weight_decay, use_velocity)
 
 
 @njit(cache=True, fastmath=FASTMATH)
 def _sgd_serial(p, g, v, lr, momentum, weight_decay, use_velocity):
+    """_sgd_at over all of p (1-D), one thread: same arguments without i.
+    """
     for i in range(p.size):
         _sgd_at(i, p, g, v, lr, momentum, weight_decay, use_velocity)
 
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH)
 def _adam_parallel(p, g, m, v, step, beta1, beta2, eps, weight_decay, sqrt_c2):
+    """_adam_at over all of p (1-D), under prange: same arguments without i.
+    """
     for i in prange(p.size):
         _adam_at(i, p, g, m, v, step, beta1, beta2, eps, weight_decay, sqrt_c2)
 
@@ -57,6 +85,8 @@ def _adam_parallel(p, g, m, v, step, beta1, beta2, eps, weight_decay, sqrt_c2):
 # error_model="numpy": no ZeroDivisionError check in the loop, so the division vectorizes.
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def _adam_serial(p, g, m, v, step, beta1, beta2, eps, weight_decay, sqrt_c2):
+    """_adam_at over all of p (1-D), one thread: same arguments without i.
+    """
     for i in range(p.size):
         _adam_at(i, p, g, m, v, step, beta1, beta2, eps, weight_decay, sqrt_c2)
 
@@ -68,6 +98,9 @@ def _adam_serial(p, g, m, v, step, beta1, beta2, eps, weight_decay, sqrt_c2):
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH)
 def _sgd_many(ps, gs, vs, lr, momentum, weight_decay, use_velocity):
+    """One SGD step on every array: p, g and v of :func:`_sgd_at` are the k-th entries of ps,
+    gs and vs (tuples of 1-D arrays); the constants are shared.
+    """
     for k in range(len(ps)):
         p = ps[k]
         g = gs[k]
@@ -82,6 +115,9 @@ def _sgd_many(ps, gs, vs, lr, momentum, weight_decay, use_velocity):
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH, error_model="numpy")
 def _adam_many(ps, gs, ms, vs, step, beta1, beta2, eps, weight_decay, sqrt_c2):
+    """One Adam step on every array: p, g, m and v of :func:`_adam_at` are the k-th entries
+    of ps, gs, ms and vs (tuples of 1-D arrays); the constants are shared.
+    """
     for k in range(len(ps)):
         p = ps[k]
         g = gs[k]
@@ -104,8 +140,8 @@ def sgd_update(param: np.ndarray, grad: np.ndarray, velocity: np.ndarray | None,
                momentum: float = 0.0, weight_decay: float = 0.0) -> None:
     """param -= lr * v with v = momentum * v + (grad + weight_decay * param), in place."""
     grad = c.update_args(param, grad, ("velocity", velocity))
-    lr, momentum = c.number("lr", lr), c.number("momentum", momentum)
-    weight_decay = c.number("weight_decay", weight_decay)
+    lr, momentum = val.number("lr", lr), val.number("momentum", momentum)
+    weight_decay = val.number("weight_decay", weight_decay)
     if momentum and velocity is None:
         raise ValueError("sgd_update with momentum needs a velocity array")
     dt = param.dtype.type
@@ -127,10 +163,10 @@ def adam_update(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarra
 
 def _adam_constants(dtype, t, lr, beta1, beta2, eps, weight_decay) -> tuple:
     """The checked hyper-parameters in the kernels' order, in the parameters' dtype."""
-    t = c.integer("t", t, 1)
-    lr, eps = c.number("lr", lr), c.number("eps", eps)
-    beta1, beta2 = c.number("beta1", beta1), c.number("beta2", beta2)
-    weight_decay = c.number("weight_decay", weight_decay)
+    t = val.integer("t", t, 1)
+    lr, eps = val.number("lr", lr), val.number("eps", eps)
+    beta1, beta2 = val.number("beta1", beta1), val.number("beta2", beta2)
+    weight_decay = val.number("weight_decay", weight_decay)
     dt = dtype.type
     return (dt(lr / (1 - beta1**t)), dt(beta1), dt(beta2), dt(eps), dt(weight_decay),
             dt(math.sqrt(1 - beta2**t)))
@@ -141,8 +177,8 @@ def sgd_update_many(params: Sequence[np.ndarray], grads: Sequence[np.ndarray],
                     weight_decay: float = 0.0) -> None:
     """sgd_update on every (param, grad, velocity); velocities may be None without momentum."""
     grads = c.update_many_args(params, grads, ("velocities", velocities))
-    lr, momentum = c.number("lr", lr), c.number("momentum", momentum)
-    weight_decay = c.number("weight_decay", weight_decay)
+    lr, momentum = val.number("lr", lr), val.number("momentum", momentum)
+    weight_decay = val.number("weight_decay", weight_decay)
     if momentum and velocities is None:
         raise ValueError("sgd_update_many with momentum needs velocity arrays")
     if not len(params):

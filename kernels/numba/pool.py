@@ -6,6 +6,7 @@ import numpy as np
 from numba import njit, prange
 
 from .. import _checks as c
+from .. import _validate as val
 from ..geometry import out_hw
 
 
@@ -147,7 +148,7 @@ def avgpool2d_backward(dy: np.ndarray, x_shape, size: int = 2,
 def global_avgpool2d_forward(x: np.ndarray) -> np.ndarray:
     """x (N, C, H, W) -> y (N, C), the mean of each plane. (NumPy's reduction already runs at
     memory speed in one pass; a Numba loop would only add compile time.)"""
-    x = c.floats("x", x, 4)
+    x = val.floats("x", x, 4)
     return x.reshape(x.shape[0], x.shape[1], -1).mean(axis=2, dtype=np.float64).astype(x.dtype)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _checks as c
+from .._augment import affine_warp_args
 
 
 def affine_warp(x: np.ndarray, theta: np.ndarray, fill: str = "nearest",
@@ -15,7 +15,7 @@ def affine_warp(x: np.ndarray, theta: np.ndarray, fill: str = "nearest",
     and ``"constant"`` reads ``cval``. A weight of 0 never reads its neighbour, so the identity
     matrix returns x exactly. Returns (N, C, H, W) in x's dtype.
     """
-    x, theta, mode, cval = c.affine_warp_args(x, theta, fill, cval)
+    x, theta, mode, cval = affine_warp_args(x, theta, fill, cval)
     n, ch, h, w = x.shape
     nearest = mode == 0
     ii, jj = np.meshgrid(np.arange(h, dtype=np.float64), np.arange(w, dtype=np.float64),

@@ -10,20 +10,22 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _checks as c
+from .. import _validate as val
 from ..geometry import out_hw, pad
+from ..numba.conv import CONV_ALGORITHMS, conv_algorithm_arg
 from .activations import relu_backward, relu_forward
 from .norm import batchnorm_backward, batchnorm_forward, batchnorm_stats
 from .pool import maxpool2d_backward, maxpool2d_forward
 
-ALGORITHMS = (*c.CONV_ALGORITHMS, "reference")
+ALGORITHMS = (*CONV_ALGORITHMS, "reference")
 """Accepted for the Numba backend's signature; the reference has one algorithm, its loops."""
 
 
 def conv2d_algorithm(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: int = 1,
                      padding: int = 0) -> tuple[str, str]:
     """("reference", "reference"): these loops serve every shape."""
-    x_shape, w_shape = c.shape4("x_shape", x_shape), c.shape4("w_shape", w_shape)
-    c.window_args(x_shape, w_shape[2], w_shape[3], stride, padding)
+    x_shape, w_shape = val.shape4("x_shape", x_shape), val.shape4("w_shape", w_shape)
+    val.window_args(x_shape, w_shape[2], w_shape[3], stride, padding)
     return "reference", "reference"
 
 
@@ -35,7 +37,7 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1,
     One dot product per filter and output position, the batch handled by NumPy.
     """
     x, w, b, stride, padding = c.conv2d_args(x, w, b, stride, padding)
-    c.conv_algorithm_arg(algorithm, stride, w.shape[2:], ALGORITHMS)
+    conv_algorithm_arg(algorithm, stride, w.shape[2:], ALGORITHMS)
     n, _, h, wd = x.shape
     f, _, kh, kw = w.shape
     oh, ow = out_hw(h, wd, kh, kw, stride, padding)
@@ -60,7 +62,7 @@ def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, stride: int = 
     relu_output > 0.
     """
     dy, x, w, stride, padding = c.conv2d_backward_args(dy, x, w, stride, padding)
-    c.conv_algorithm_arg(algorithm, stride, w.shape[2:], ALGORITHMS)
+    conv_algorithm_arg(algorithm, stride, w.shape[2:], ALGORITHMS)
     if c.relu_output_arg(relu_output, dy) is not None:
         dy = relu_backward(dy, relu_output)
     n, _, h, wd = x.shape
@@ -94,7 +96,7 @@ def conv2d_relu_maxpool_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, str
     output's (OH, OW) planes, as maxpool2d_forward on relu(conv2d_forward(x, w, b))."""
     x, w, b, stride, padding, pool_size, pool_stride = c.conv_pool_args(
         x, w, b, stride, padding, pool_size, pool_stride)
-    c.conv_algorithm_arg(algorithm, stride, w.shape[2:], ALGORITHMS)
+    conv_algorithm_arg(algorithm, stride, w.shape[2:], ALGORITHMS)
     return maxpool2d_forward(conv2d_forward(x, w, b, stride, padding, relu=True), pool_size,
                              pool_stride)
 
@@ -110,7 +112,7 @@ def conv2d_relu_maxpool_backward(dy: np.ndarray, y: np.ndarray, argmax: np.ndarr
     """
     dy, y, argmax, x, w, stride, padding, conv_shape = c.conv_pool_backward_args(
         dy, y, argmax, x, w, stride, padding)
-    c.conv_algorithm_arg(algorithm, stride, w.shape[2:], ALGORITHMS)
+    conv_algorithm_arg(algorithm, stride, w.shape[2:], ALGORITHMS)
     dconv = maxpool2d_backward(np.where(y > 0, dy, 0).astype(dy.dtype), argmax, conv_shape)
     return conv2d_backward(dconv, x, w, stride, padding, input_grad)
 
@@ -126,7 +128,7 @@ def conv2d_relu_batchnorm_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray,
     them (inference) the running statistics, and y is None."""
     x, w, b, gamma, beta, stride, padding, eps, mean, var = c.conv_bn_args(
         x, w, b, gamma, beta, stride, padding, eps, mean, var)
-    c.conv_algorithm_arg(algorithm, stride, w.shape[2:], ALGORITHMS)
+    conv_algorithm_arg(algorithm, stride, w.shape[2:], ALGORITHMS)
     y = conv2d_forward(x, w, b, stride, padding, relu=True)
     if mean is not None:
         return batchnorm_forward(y, gamma, beta, mean, var, eps), None, mean, var
@@ -143,6 +145,6 @@ def conv2d_relu_batchnorm_backward(dout: np.ndarray, y: np.ndarray, x: np.ndarra
     None), dw, db, dgamma, dbeta. y is the ReLU's output that the forward pass returned."""
     dout, y, x, w, gamma, mean, var, stride, padding, eps = c.conv_bn_backward_args(
         dout, y, x, w, gamma, mean, var, stride, padding, eps)
-    c.conv_algorithm_arg(algorithm, stride, w.shape[2:], ALGORITHMS)
+    conv_algorithm_arg(algorithm, stride, w.shape[2:], ALGORITHMS)
     dy, dgamma, dbeta = batchnorm_backward(dout, y, gamma, mean, var, eps)
     return (*conv2d_backward(dy, x, w, stride, padding, input_grad, y), dgamma, dbeta)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _checks as c
+from .. import _validate as val
 from .activations import sigmoid_forward
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax of logits (N, K), stable for logits of any size."""
-    logits = c.floats("logits", logits, 2)
+    logits = val.floats("logits", logits, 2)
     p = np.empty_like(logits)
     for i in range(logits.shape[0]):
         e = np.exp(logits[i].astype(np.float64) - logits[i].max())
@@ -54,7 +55,7 @@ def binary_cross_entropy_with_logits(logits: np.ndarray, targets: np.ndarray):
 def multiclass_hinge(logits: np.ndarray, labels: np.ndarray, margin: float = 1.0):
     """Mean over rows of sum_{j != y} max(0, z_j - z_y + margin); returns (loss, dlogits)."""
     logits, labels = c.labels_args(logits, labels)
-    margin = c.number("margin", margin)
+    margin = val.number("margin", margin)
     n = logits.shape[0]
     loss = 0.0
     dlogits = np.zeros_like(logits)

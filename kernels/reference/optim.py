@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .. import _checks as c
+from .. import _validate as val
 
 
 def sgd_update(param: np.ndarray, grad: np.ndarray, velocity: np.ndarray | None, lr: float,
@@ -16,8 +17,8 @@ def sgd_update(param: np.ndarray, grad: np.ndarray, velocity: np.ndarray | None,
     velocity may be None when momentum is 0 (plain SGD).
     """
     grad = c.update_args(param, grad, ("velocity", velocity))
-    lr, momentum = c.number("lr", lr), c.number("momentum", momentum)
-    weight_decay = c.number("weight_decay", weight_decay)
+    lr, momentum = val.number("lr", lr), val.number("momentum", momentum)
+    weight_decay = val.number("weight_decay", weight_decay)
     if momentum and velocity is None:
         raise ValueError("sgd_update with momentum needs a velocity array")
     g = grad + param.dtype.type(weight_decay) * param
@@ -36,10 +37,10 @@ def adam_update(param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarra
     weight_decay adds weight_decay * param to the gradient (L2, as in PyTorch's Adam).
     """
     grad = c.update_args(param, grad, ("m", m), ("v", v))
-    t = c.integer("t", t, 1)
-    lr, eps = c.number("lr", lr), c.number("eps", eps)
-    beta1, beta2 = c.number("beta1", beta1), c.number("beta2", beta2)
-    weight_decay = c.number("weight_decay", weight_decay)
+    t = val.integer("t", t, 1)
+    lr, eps = val.number("lr", lr), val.number("eps", eps)
+    beta1, beta2 = val.number("beta1", beta1), val.number("beta2", beta2)
+    weight_decay = val.number("weight_decay", weight_decay)
     dt = param.dtype.type
     g = grad + dt(weight_decay) * param
     m *= dt(beta1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _checks as c
+from .. import _validate as val
 from ..geometry import out_hw
 
 
@@ -71,7 +72,7 @@ def avgpool2d_backward(dy: np.ndarray, x_shape, size: int = 2,
 
 def global_avgpool2d_forward(x: np.ndarray) -> np.ndarray:
     """x (N, C, H, W) -> y (N, C), the mean of each plane."""
-    x = c.floats("x", x, 4)
+    x = val.floats("x", x, 4)
     return x.mean(axis=(2, 3), dtype=np.float64).astype(x.dtype)
 
 

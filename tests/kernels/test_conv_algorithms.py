@@ -147,14 +147,25 @@ def test_backward_against_finite_differences(alg):
 
 
 def test_gemm_leaves_blas_thread_counts_as_they_were():
-    from threadpoolctl import threadpool_info
+    """The baseline is taken before any gemm call, at 2 threads per BLAS (not the 1 that
+    single_threaded_blas sets), so a limit that leaks out of a call shows."""
+    import scipy.linalg.cython_blas  # noqa: F401  (loads the BLAS that Numba's np.dot calls)
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas():
+        return {i["filepath"]: i["num_threads"] for i in threadpool_info()
+                if i["user_api"] == "blas"}
 
     x = np.ones((2, 64, 6, 6), np.float32)
     w = np.ones((64, 64, 3, 3), np.float32)
-    nk.conv2d_forward(x, w, np.zeros(64, np.float32), 1, 1, algorithm=("gemm", "gemm"))
-    before = {i["filepath"]: i["num_threads"] for i in threadpool_info()}
-    nk.conv2d_forward(x, w, np.zeros(64, np.float32), 1, 1, algorithm=("gemm", "gemm"))
-    assert {i["filepath"]: i["num_threads"] for i in threadpool_info()} == before
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas()
+        assert before and set(before.values()) == {2}
+        nk.conv2d_forward(x, w, np.zeros(64, np.float32), 1, 1, algorithm=("gemm", "gemm"))
+        assert blas() == before
+        nk.conv2d_backward(np.ones((2, 64, 6, 6), np.float32), x, w, 1, 1,
+                           algorithm=("gemm", "gemm"))
+        assert blas() == before
 
 
 @pytest.mark.parametrize("x_shape,w_shape,stride,want", [
@@ -225,7 +236,7 @@ def test_overlapping_blas_limits_restore_the_thread_counts_once_all_leave():
     """Two models in two Python threads: A enters, B enters, A leaves, B leaves."""
     from threadpoolctl import threadpool_info
 
-    from fastnn.kernels.numba.gemm import single_threaded_blas
+    from fastnn.kernels.numba._common import single_threaded_blas
 
     def blas():
         return {i["filepath"]: i["num_threads"] for i in threadpool_info()

@@ -29,3 +29,17 @@ def test_same_padding_keeps_the_size(k):
 def test_same_padding_refuses_even_kernels():
     with pytest.raises(ValueError, match='padding="same" needs an odd kernel size, got 4'):
         geometry.same_padding(4)
+
+
+def test_every_kernel_of_both_backends_is_on_the_backend_object():
+    from dataclasses import fields
+
+    from fastnn import backend
+
+    shared = {name for name in dir(nk) if callable(getattr(nk, name)) and not name.startswith("_")
+              and callable(getattr(rk, name, None))} | set(KERNELS)
+    assert shared == {f.name for f in fields(backend.Kernels)}
+    for name, module in (("numba", nk), ("reference", rk)):
+        with backend.use_backend(name):
+            for kernel in shared:
+                assert getattr(backend.kernels(), kernel) is getattr(module, kernel), (name, kernel)

@@ -65,3 +65,36 @@ def test_loss_gradients_against_finite_differences(k):
     t = rng.random((6, 1))
     check_gradient(k.binary_cross_entropy_with_logits(z, t)[1],
           lambda: k.binary_cross_entropy_with_logits(z, t)[0], z)
+
+
+def hinge_oracle(logits, labels, margin):
+    """The multiclass hinge loss in closed form (vectorized NumPy, float64): per row, the
+    margins of the other classes; the gradient is [margin > 0] / n for them and minus their
+    count / n for the label."""
+    z = logits.astype(np.float64)
+    n = z.shape[0]
+    rows = np.arange(n)
+    m = z - z[rows, labels][:, None] + margin
+    m[rows, labels] = 0.0
+    violated = m > 0
+    d = violated / n
+    d[rows, labels] = -violated.sum(axis=1) / n
+    return np.where(violated, m, 0.0).sum() / n, d
+
+
+@pytest.mark.parametrize("k", BACKENDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("margin", [1.0, 0.5, 0.0, 3.0])
+def test_multiclass_hinge_against_the_closed_form(k, dtype, margin):
+    rng = np.random.default_rng(11)
+    logits = (rng.standard_normal((9, 5)) * 2).astype(dtype)
+    labels = rng.integers(0, 5, 9)
+    logits[0] = [0.0, 1.0, 1.0, -1.0, 2.0]  # margins of exactly 0: no violation, no gradient
+    labels[0] = 1
+    logits[1] = 0.0  # every class ties with the label
+    labels[1] = 3
+    want_loss, want_d = hinge_oracle(logits, labels, margin)
+    loss, d = k.multiclass_hinge(logits, labels, margin)
+    assert loss.dtype == d.dtype == np.dtype(dtype)
+    np.testing.assert_allclose(loss, want_loss, **TOL[dtype])
+    np.testing.assert_allclose(d, want_d, **TOL[dtype])

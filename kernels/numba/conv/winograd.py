@@ -25,15 +25,16 @@ transforms have no edge cases and the caller pads nothing. Each transform is two
 6-point (or 4-point) combinations, written so the long one vectorizes: B^T over whole scratch
 rows, then tile by tile along a row of tiles; A^T (and the adjoint A) over all of a sample's
 tiles at once, then into each tile's rows. The data lives in "slabs" (:func:`_slabs`). The
-output lands in the direct kernels' "wide" layout (rows of the scratch width), so every
+output lands in the "wide" layout of :mod:`.wide` (rows of the scratch width), so every
 epilogue (bias, ReLU, batch-norm statistics or affine, ReLU + max-pool) and every gradient
-prologue is theirs.
+prologue is that module's.
 
 Samples are cut into fixed chunks of about CHUNK_TILES tiles, so the GEMMs are large enough
 for BLAS even on 8x8 images; each thread takes whole chunks and reuses its scratch. Each
 chunk's dU has its own slot, and the slots are summed in batch order before the filter
 gradient's transform: results do not depend on the thread count. The GEMMs are
-``np.dot`` on SciPy's single-threaded BLAS, as in :mod:`.gemm`.
+``np.dot`` on SciPy's single-threaded BLAS, as in :mod:`.gemm`
+(:func:`.._common.single_threaded_blas`).
 """
 
 from __future__ import annotations
@@ -41,9 +42,8 @@ from __future__ import annotations
 import numpy as np
 from numba import get_num_threads, njit, prange
 
-from ._common import sum_batch
-from .direct import _bias_epilogue, _unpool_grad, _widen_grad
-from .gemm import single_threaded_blas
+from .._common import single_threaded_blas, sum_batch
+from .wide import bias_epilogue, unpool_grad, widen_grad
 
 CHUNK_TILES = 128
 """Tiles per GEMM at least (when the batch has that many). Fixed, not per thread count: the
@@ -292,8 +292,22 @@ def _geometry(n, oh, ow):
 @njit(cache=True, parallel=True)
 def _forward(x, padding, u, b, oh, ow, th, tw, per, chunks, relu, scale, shift, stats,
              pool_size, pool_stride, y, argmax, sums, parts):
-    """As direct._forward on x unpadded, from the slabs U; samples in chunks of ``per``,
-    ``parts`` blocks of chunks (one per thread)."""
+    """The Winograd forward pass: per chunk of samples, the input transform, 36 GEMMs
+    M[xi] = U[xi] @ V[xi], then per sample the output transform and the epilogue
+    (:func:`.wide.bias_epilogue`). Each of ``parts`` blocks of chunks reuses one scratch.
+
+    Arguments (positional):
+    x : (N, C, H, W) the input, unpadded
+    padding : zeros each side (the scratch image holds them)
+    u : (36, F*C + 16) the filter slabs U = G g G^T (:func:`_filter_transform`)
+    b : (F,) the bias
+    oh, ow : the output's height and width
+    th, tw : tile rows and columns per sample (:func:`_geometry`)
+    per, chunks : samples per chunk, and chunks
+    relu, scale, shift, stats, pool_size, pool_stride, y, argmax, sums : as in the core's
+        forward (:mod:`.wide`)
+    parts : the number of blocks the chunks are cut into (one per thread)
+    """
     n, ch, h, w = x.shape
     f_count, tiles = b.shape[0], th * tw
     width = 4 * tw + 2
@@ -315,15 +329,34 @@ def _forward(x, padding, u, b, oh, ow, th, tw, per, chunks, relu, scale, shift, 
                        _slab(m, xi, f_count, count))
             for s in range(first, stop):
                 _output_transform(m, count, (s - first) * tiles, th, tw, width, cols, acc)
-                _bias_epilogue(acc, b, width, ow, relu, scale, shift, stats, pool_size,
+                bias_epilogue(acc, b, width, ow, relu, scale, shift, stats, pool_size,
                                pool_stride, y[s], argmax[s], sums[s])
 
 
 @njit(cache=True, parallel=True)
 def _backward(dy, x, padding, u, oh, ow, th, tw, per, chunks, need_dx, mask, masked, k1, k2,
               k3, y, argmax, pooled, dx, du_per, db_per, parts):
-    """As direct._backward on x and dx unpadded, from the slabs U; chunk k's dU (the weight
-    gradient before G^T . G) in du_per[k]."""
+    """The Winograd backward pass: per chunk of samples, the prologue and the output
+    gradient's transform dM, the input transform V, then per position xi dU = dM @ V.T and
+    (with need_dx) dV = U.T @ dM, whose adjoint input transform is added onto dx.
+
+    Arguments (positional):
+    dy : (N, F, OH, OW) the output gradient, or (N, F, PH, PW) that of the pooled output
+    x : (N, C, H, W) the input, unpadded
+    padding : zeros each side (the scratch image holds them)
+    u : (36, F*C + 16) the filter slabs U = G g G^T (:func:`_filter_transform`)
+    oh, ow : the output's height and width
+    th, tw : tile rows and columns per sample (:func:`_geometry`)
+    per, chunks : samples per chunk, and chunks
+    need_dx, mask, masked, k1, k2, k3, y, argmax, pooled : as in the core's backward
+        (:mod:`.wide`)
+    dx : (N, C, H, W) output, the input gradient (unpadded); unused ((N, C, 1, 1)) without
+        need_dx
+    du_per : (chunks, 36, F*C + 16) output, each chunk's dU slabs (the weight gradient before
+        G^T . G), summed in order by the caller
+    db_per : (N, F) float64 output, each sample's bias gradient
+    parts : the number of blocks the chunks are cut into (one per thread)
+    """
     n, ch, h, w = x.shape
     f_count, tiles = k1.shape[0], th * tw
     width = 4 * tw + 2
@@ -343,9 +376,9 @@ def _backward(dy, x, padding, u, oh, ow, th, tw, per, chunks, need_dx, mask, mas
             for s in range(first, stop):
                 g[:] = 0
                 if pooled:
-                    _unpool_grad(dy[s], y[s], argmax[s], ow, width, g, db_per[s])
+                    unpool_grad(dy[s], y[s], argmax[s], ow, width, g, db_per[s])
                 else:
-                    _widen_grad(dy[s], mask[s], masked, k1, k2, k3, width, g, db_per[s])
+                    widen_grad(dy[s], mask[s], masked, k1, k2, k3, width, g, db_per[s])
                 _output_grad(g, count, (s - first) * tiles, th, tw, width, cols, dm)
                 xs[:, padding : padding + h, padding : padding + w] = x[s]
                 _input_transform(xs, th, tw, v, count, (s - first) * tiles, rows)
@@ -360,9 +393,10 @@ def _backward(dy, x, padding, u, oh, ow, th, tw, per, chunks, need_dx, mask, mas
                     dx[s] = dxs[:, padding : padding + h, padding : padding + w]
 
 
-def forward(x, padding, w2, b, oh, ow, relu, scale, shift, stats, pool_size, pool_stride, y,
-            argmax, sums) -> None:
-    """direct._forward's outputs for x unpadded (N, C, H, W) and w2 (F, C*9)."""
+def forward(x, padding, w2, b, kh, kw, oh, ow, relu, scale, shift, stats, pool_size, pool_stride,
+            y, argmax, sums) -> None:
+    """The Winograd forward pass (see .wide for its arguments; kh = kw = 3): each sample padded
+    in its thread's scratch."""
     th, tw, per, chunks = _geometry(x.shape[0], oh, ow)
     u = _filter_transform(w2)
     with single_threaded_blas():
@@ -370,17 +404,19 @@ def forward(x, padding, w2, b, oh, ow, relu, scale, shift, stats, pool_size, poo
                  pool_size, pool_stride, y, argmax, sums, min(chunks, get_num_threads()))
 
 
-def backward(dy, x, padding, w2, oh, ow, need_dx, mask, masked, k1, k2, k3, y, argmax, pooled,
-             dx, db_per) -> np.ndarray:
-    """direct._backward's outputs dx and db_per for x and dx unpadded (N, C, H, W) and w2
-    (F, C*9); returns the weight gradient dw (F, C*9). The chunks' dU are summed in batch
-    order before the one filter-gradient transform (it is linear)."""
-    th, tw, per, chunks = _geometry(x.shape[0], oh, ow)
+def backward(dy, x, padding, w2, kh, kw, oh, ow, need_dx, mask, masked, k1, k2, k3, y, argmax,
+             pooled, db_per):
+    """The Winograd backward pass (see .wide for its arguments; kh = kw = 3): each sample padded
+    and cropped in its thread's scratch; returns dx (or None) and dw. The chunks' dU are summed
+    in batch order before the one filter-gradient transform (it is linear)."""
+    n, ch = x.shape[:2]
+    th, tw, per, chunks = _geometry(n, oh, ow)
     u = _filter_transform(w2)
     du_per = np.empty((chunks, *u.shape), dtype=x.dtype)
+    dx = np.empty_like(x) if need_dx else np.empty((n, ch, 1, 1), dtype=x.dtype)
     with single_threaded_blas():
         _backward(dy, x, padding, u, oh, ow, th, tw, per, chunks, need_dx, mask, masked, k1, k2,
                   k3, y, argmax, pooled, dx, du_per, db_per, min(chunks, get_num_threads()))
     dw = np.empty_like(w2)
     _filter_grad(sum_batch(du_per), dw)
-    return dw
+    return (dx if need_dx else None), dw

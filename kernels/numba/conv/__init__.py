@@ -1,4 +1,5 @@
-"""The public convolution kernels: the algorithm per layer shape, and the fused epilogues.
+"""The public convolution kernels: the algorithms, the rule that picks one per layer shape, and
+the fused epilogues.
 
 :func:`conv2d_algorithm` picks, from the shapes alone, the algorithm of the forward pass and
 that of the backward pass (the input and the weight gradient come from one pass per sample
@@ -28,19 +29,69 @@ timing taken at run time, so that a seeded run gives the same bits every time.
 Each kernel takes ``algorithm`` (forward, backward), or None to apply the rule here; a model
 chooses once per layer shape and shows it in its plan (:mod:`fastnn.fusion`). The fused
 variants (Conv2D + ReLU + MaxPool2D, Conv2D + ReLU + BatchNorm2D) run their epilogues inside
-the direct, Winograd and GEMM kernels; im2col composes the separate kernels.
+the stride-1 algorithms, which share the "wide" layout, its epilogues and prologues and one
+driver (:mod:`.wide`); im2col composes the separate kernels.
+
+Adding a stride-1 algorithm: a module beside :mod:`.direct` with a core ``forward`` and
+``backward`` (their arguments are in :mod:`.wide`'s docstring), and a row in
+:data:`ALGORITHMS`; then, if models should pick it without being told, a case in
+:func:`conv2d_algorithm`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 import numpy as np
 
-from .. import _checks as c
-from . import direct
-from .activations import relu_backward
-from .im2col import im2col_conv_backward, im2col_conv_forward
-from .norm import batchnorm_backward, batchnorm_backward_coefs, batchnorm_forward, batchnorm_stats
-from .pool import maxpool2d_backward, maxpool2d_forward
+from ... import _checks as c
+from ... import _validate as val
+from ..activations import relu_backward
+from ..norm import batchnorm_backward, batchnorm_backward_coefs, batchnorm_forward, batchnorm_stats
+from ..pool import maxpool2d_backward, maxpool2d_forward
+from . import direct, gemm, im2col, wide, winograd
+
+
+class Algorithm(NamedTuple):
+    """A stride-1 algorithm: its core ``forward`` and ``backward`` (:mod:`.wide`), and the one
+    kernel size (KH, KW) it can run, or None for any."""
+
+    forward: Callable[..., None]
+    backward: Callable[..., tuple]
+    kernel: tuple[int, int] | None = None
+
+
+ALGORITHMS: dict[str, Algorithm] = {
+    "direct": Algorithm(direct.forward, direct.backward),
+    "gemm": Algorithm(gemm.forward, gemm.backward),
+    "winograd": Algorithm(winograd.forward, winograd.backward, kernel=(3, 3)),
+}
+"""The algorithms on the wide layout, all stride 1, by name."""
+
+CONV_ALGORITHMS = (*ALGORITHMS, "im2col")
+"""The Numba backend's convolution algorithms: the table's, and im2col for any stride."""
+
+
+def conv_algorithm_arg(algorithm, stride, kernel, allowed=CONV_ALGORITHMS):
+    """None (the kernel chooses) or a (forward, backward) pair of algorithm names of
+    ``allowed`` that can run a convolution of this stride and kernel size (KH, KW)."""
+    if algorithm is None:
+        return None
+    if (not isinstance(algorithm, tuple) or len(algorithm) != 2
+            or not all(isinstance(a, str) for a in algorithm)):
+        raise ValueError(f"algorithm must be None or a (forward, backward) pair of names, got "
+                         f"{algorithm!r}")
+    for part, name in zip(("forward", "backward"), algorithm):
+        if name not in allowed:
+            raise ValueError(f"algorithm: {part} {name!r} is not one of {', '.join(allowed)}")
+        row = ALGORITHMS.get(name)
+        if row is not None and stride != 1:
+            raise ValueError(f"algorithm: {part} {name!r} needs stride 1, got stride {stride}")
+        if row is not None and row.kernel is not None and tuple(kernel) != row.kernel:
+            raise ValueError(f"algorithm: {part} {name!r} needs a {row.kernel[0]}x{row.kernel[1]} "
+                             f"kernel, got {kernel[0]}x{kernel[1]}")
+    return algorithm
 
 WINOGRAD_CHANNELS = 256
 """F*C from which a 3x3 stride-1 convolution runs by Winograd ..."""
@@ -56,13 +107,13 @@ def conv2d_algorithm(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride:
                      padding: int = 0) -> tuple[str, str]:
     """The (forward, backward) algorithms for x (N, C, H, W) and w (F, C, KH, KW): "direct",
     "winograd" or "gemm" at stride 1, "im2col" otherwise (see the module's docstring)."""
-    x_shape, w_shape = c.shape4("x_shape", x_shape), c.shape4("w_shape", w_shape)
-    stride = c.integer("stride", stride, 1)
-    padding = c.integer("padding", padding, 0)
+    x_shape, w_shape = val.shape4("x_shape", x_shape), val.shape4("w_shape", w_shape)
+    stride = val.integer("stride", stride, 1)
+    padding = val.integer("padding", padding, 0)
     if stride != 1:
         return "im2col", "im2col"
     f, ch, kh, kw = w_shape
-    oh, ow = c.window_args(x_shape, kh, kw, stride, padding)[4:]
+    oh, ow = val.window_args(x_shape, kh, kw, stride, padding)[4:]
     if (kh, kw) == (3, 3) and f * ch >= WINOGRAD_CHANNELS and oh * ow >= WINOGRAD_PIXELS:
         return "winograd", "winograd"
     wide = f * ch >= GEMM_CHANNELS
@@ -71,7 +122,7 @@ def conv2d_algorithm(x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride:
 
 
 def _choose(algorithm, x, w, stride, padding) -> tuple[str, str]:
-    algorithm = c.conv_algorithm_arg(algorithm, stride, w.shape[2:])
+    algorithm = conv_algorithm_arg(algorithm, stride, w.shape[2:])
     return conv2d_algorithm(x.shape, w.shape, stride, padding) if algorithm is None else algorithm
 
 
@@ -83,8 +134,8 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1,
     x, w, b, stride, padding = c.conv2d_args(x, w, b, stride, padding)
     alg = _choose(algorithm, x, w, stride, padding)[0]
     if alg == "im2col":
-        return im2col_conv_forward(x, w, b, stride, padding, bool(relu))
-    return direct.conv_forward(x, w, b, padding, bool(relu), algorithm=alg)
+        return im2col.forward(x, w, b, stride, padding, bool(relu))
+    return wide.conv_forward(ALGORITHMS[alg], x, w, b, padding, bool(relu))
 
 
 def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, stride: int = 1,
@@ -100,10 +151,11 @@ def conv2d_backward(dy: np.ndarray, x: np.ndarray, w: np.ndarray, stride: int = 
     relu_output = c.relu_output_arg(relu_output, dy)
     alg = _choose(algorithm, x, w, stride, padding)[1]
     if alg != "im2col":
-        return direct.conv_backward(dy, x, w, padding, input_grad, relu_output, algorithm=alg)
+        return wide.conv_backward(ALGORITHMS[alg], dy, x, w, padding, input_grad,
+                                  relu_output)
     if relu_output is not None:
         dy = relu_backward(dy, relu_output)
-    return im2col_conv_backward(dy, x, w, stride, padding, input_grad)
+    return im2col.backward(dy, x, w, stride, padding, input_grad)
 
 
 def conv2d_relu_maxpool_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1,
@@ -120,9 +172,10 @@ def conv2d_relu_maxpool_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, str
         x, w, b, stride, padding, pool_size, pool_stride)
     alg = _choose(algorithm, x, w, stride, padding)[0]
     if alg == "im2col":
-        return maxpool2d_forward(im2col_conv_forward(x, w, b, stride, padding, True), pool_size,
+        return maxpool2d_forward(im2col.forward(x, w, b, stride, padding, True), pool_size,
                                  pool_stride)
-    return direct.conv_relu_pool_forward(x, w, b, padding, pool_size, pool_stride, alg)
+    return wide.conv_relu_pool_forward(ALGORITHMS[alg], x, w, b, padding, pool_size,
+                                       pool_stride)
 
 
 def conv2d_relu_maxpool_backward(dy: np.ndarray, y: np.ndarray, argmax: np.ndarray,
@@ -139,9 +192,9 @@ def conv2d_relu_maxpool_backward(dy: np.ndarray, y: np.ndarray, argmax: np.ndarr
     alg = _choose(algorithm, x, w, stride, padding)[1]
     if alg == "im2col":
         dconv = maxpool2d_backward(np.where(y > 0, dy, 0).astype(dy.dtype), argmax, conv_shape)
-        return im2col_conv_backward(dconv, x, w, stride, padding, input_grad)
-    return direct.conv_relu_pool_backward(dy, y, argmax, x, w, padding, conv_shape[2],
-                                          conv_shape[3], input_grad, alg)
+        return im2col.backward(dconv, x, w, stride, padding, input_grad)
+    return wide.conv_relu_pool_backward(ALGORITHMS[alg], dy, y, argmax, x, w, padding,
+                                        conv_shape[2], conv_shape[3], input_grad)
 
 
 def conv2d_relu_batchnorm_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray,
@@ -163,16 +216,16 @@ def conv2d_relu_batchnorm_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray,
         if alg != "im2col":
             a = gamma.astype(np.float64) / np.sqrt(var.astype(np.float64) + eps)
             shift = beta - a * mean
-            out = direct.conv_forward(x, w, b, padding, True, a.astype(x.dtype),
-                                      shift.astype(x.dtype), alg)
+            out = wide.conv_forward(ALGORITHMS[alg], x, w, b, padding, True, a.astype(x.dtype),
+                                    shift.astype(x.dtype))
         else:
-            out = batchnorm_forward(im2col_conv_forward(x, w, b, stride, padding, True), gamma,
+            out = batchnorm_forward(im2col.forward(x, w, b, stride, padding, True), gamma,
                                     beta, mean, var, eps)
         return out, None, mean, var
     if alg != "im2col":
-        y, mean, var = direct.conv_relu_stats_forward(x, w, b, padding, alg)
+        y, mean, var = wide.conv_relu_stats_forward(ALGORITHMS[alg], x, w, b, padding)
     else:
-        y = im2col_conv_forward(x, w, b, stride, padding, True)
+        y = im2col.forward(x, w, b, stride, padding, True)
         mean, var = batchnorm_stats(y)
     return batchnorm_forward(y, gamma, beta, mean, var, eps), y, mean, var
 
@@ -190,6 +243,7 @@ def conv2d_relu_batchnorm_backward(dout: np.ndarray, y: np.ndarray, x: np.ndarra
     if alg == "im2col":
         dy, dgamma, dbeta = batchnorm_backward(dout, y, gamma, mean, var, eps)
         dy = relu_backward(dy, y)
-        return (*im2col_conv_backward(dy, x, w, stride, padding, input_grad), dgamma, dbeta)
+        return (*im2col.backward(dy, x, w, stride, padding, input_grad), dgamma, dbeta)
     k, dgamma, dbeta = batchnorm_backward_coefs(dout, y, gamma, mean, var, eps)
-    return (*direct.conv_backward(dout, x, w, padding, input_grad, y, k, alg), dgamma, dbeta)
+    return (*wide.conv_backward(ALGORITHMS[alg], dout, x, w, padding, input_grad, y, k),
+            dgamma, dbeta)
