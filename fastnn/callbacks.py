@@ -115,7 +115,7 @@ def _check_writable_path(owner: str, path: Path) -> None:
 
 class ModelCheckpoint(MonitorCallback):
     """Saves a checkpoint (the model, the optimizer state and where training stands, see
-    :func:`fastnn.serialization.save_checkpoint`) after each epoch, or only when ``monitor``
+    :func:`fastnn.save_checkpoint`) after each epoch, or only when ``monitor``
     improves (``save_best_only``). ``path`` may hold ``{epoch}`` (1-based), e.g.
     ``"ckpt/epoch{epoch:03d}.npz"``; a run carries on from a checkpoint with
     ``model.fit(..., resume=fn.load_checkpoint(path))`` or ``fastnn train --resume``."""

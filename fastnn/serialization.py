@@ -57,8 +57,8 @@ def load_model(path: str | os.PathLike, max_bytes: int = MAX_BYTES) -> Sequentia
 
 @dataclass
 class Checkpoint:
-    """What :func:`load_checkpoint` returns: train on with
-    ``ckpt.model.fit(..., optimizer=ckpt.optimizer, initial_epoch=ckpt.epoch)``."""
+    """What :func:`load_checkpoint` returns: train on with ``ckpt.model.fit(..., resume=ckpt)``
+    (its optimizer, epoch, history and callbacks' state)."""
 
     model: Sequential
     optimizer: optim.Optimizer
