@@ -33,7 +33,8 @@ from .layers import (
 )
 from .losses import BinaryCrossEntropy, MulticlassHinge, SoftmaxCrossEntropy
 from .model import Sequential
-from .optim import SGD, Adam, cosine
+from .optim import SGD, Adam
+from .schedules import cosine
 from .serialization import Checkpoint, ModelFileError, load_checkpoint, save_checkpoint
 from .serialization import load_model as load
 from .training import TrainingInterrupted

@@ -13,8 +13,9 @@ A callback's ``trainer`` (set before ``on_train_begin``) has ``model``, ``optimi
 floats: after a batch, ``loss`` (the epoch's running mean) and ``size``; after an epoch, every
 metric of the epoch (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``, ``lr``, ``seconds``).
 
-The learning-rate schedules (``CosineDecay``, ``OneCycle``, ``ReduceLROnPlateau``...) live in
-:mod:`fastnn.schedules` and are importable from here too.
+:class:`Callback` and :class:`MonitorCallback` (the base of the callbacks that watch a metric)
+live in :mod:`fastnn.callback_base`, the learning-rate schedules (``CosineDecay``, ``OneCycle``,
+``ReduceLROnPlateau``...) in :mod:`fastnn.schedules`; all are importable from here.
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
-import numbers
 import os
 import time
 from pathlib import Path
@@ -31,37 +30,17 @@ from pathlib import Path
 import numpy as np
 
 from ._io import atomic_write_text
-
-
-class Callback:
-    """Override any of the hooks; ``state``/``load_state`` are saved in checkpoints."""
-
-    trainer = None
-
-    def set_trainer(self, trainer) -> None:
-        self.trainer = trainer
-
-    @property
-    def model(self):
-        return self.trainer.model
-
-    @property
-    def optimizer(self):
-        return self.trainer.optimizer
-
-    def on_train_begin(self, logs: dict) -> None: ...
-    def on_train_end(self, logs: dict) -> None: ...
-    def on_epoch_begin(self, epoch: int, logs: dict) -> None: ...
-    def on_epoch_end(self, epoch: int, logs: dict) -> None: ...
-    def on_batch_begin(self, batch: int, logs: dict) -> None: ...
-    def on_batch_end(self, batch: int, logs: dict) -> None: ...
-
-    def state(self) -> dict:
-        """What a resumed run needs to carry on (JSON-able)."""
-        return {}
-
-    def load_state(self, state: dict) -> None:
-        pass
+from .callback_base import Callback, MonitorCallback, check_count
+from .model_file import save_checkpoint
+from .schedules import (  # noqa: F401  (fn.callbacks.OneCycle and the rest)
+    CosineDecay,
+    ExponentialDecay,
+    LearningRateSchedule,
+    OneCycle,
+    ProgressSchedule,
+    ReduceLROnPlateau,
+    StepDecay,
+)
 
 
 class LambdaCallback(Callback):
@@ -77,71 +56,14 @@ class LambdaCallback(Callback):
             setattr(self, name, fn)
 
 
-# --- monitored metrics ---------------------------------------------------------------------------
-
-
-def _monitor_mode(owner: str, monitor: object, mode: str) -> str:
-    if not isinstance(monitor, str) or not monitor:
-        raise ValueError(f"{owner} monitor must be a metric name such as 'val_loss', "
-                         f"got {monitor!r}")
-    if mode not in ("auto", "min", "max"):
-        raise ValueError(f"{owner} mode must be 'auto', 'min' or 'max', got {mode!r}")
-    if mode == "auto":
-        return "max" if "acc" in monitor else "min"
-    return mode
-
-
-def _count(owner: str, name: str, value: object, minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{owner} {name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-class _Monitor(Callback):
-    """Tracks the best value of one metric."""
-
-    def __init__(self, monitor: str, mode: str, min_delta: float) -> None:
-        owner = type(self).__name__
-        self.monitor = monitor
-        self.mode = _monitor_mode(owner, monitor, mode)
-        if not (isinstance(min_delta, numbers.Real) and min_delta >= 0):
-            raise ValueError(f"{owner} min_delta must be >= 0, got {min_delta!r}")
-        self.min_delta = float(min_delta)
-        self.best: float | None = None
-
-    def on_train_begin(self, logs):
-        names = self.trainer.metric_names
-        if self.monitor not in names:
-            hint = (" (val_ metrics need validation_data or validation_split)"
-                    if self.monitor.startswith("val_") else "")
-            raise ValueError(f"{type(self).__name__} monitor {self.monitor!r} is not a metric "
-                             f"of this run; choose one of {', '.join(names)}{hint}")
-
-    def improved(self, logs: dict) -> bool:
-        value = logs[self.monitor]
-        if not math.isfinite(value):
-            return False
-        if self.best is None:
-            return True
-        if self.mode == "min":
-            return value < self.best - self.min_delta
-        return value > self.best + self.min_delta
-
-    def state(self):
-        return {"best": self.best}
-
-    def load_state(self, state):
-        self.best = state.get("best")
-
-
-class EarlyStopping(_Monitor):
+class EarlyStopping(MonitorCallback):
     """Stops training when ``monitor`` has not improved (by more than ``min_delta``) for
     ``patience`` epochs; ``restore_best`` puts back the weights of the best epoch at the end."""
 
     def __init__(self, monitor: str = "val_loss", patience: int = 0, restore_best: bool = False,
                  min_delta: float = 0.0, mode: str = "auto") -> None:
         super().__init__(monitor, mode, min_delta)
-        self.patience = _count("EarlyStopping", "patience", patience)
+        self.patience = check_count("EarlyStopping", "patience", patience)
         self.restore_best = bool(restore_best)
         self.wait = 0
         self.best_weights: list[dict[str, np.ndarray]] | None = None
@@ -191,12 +113,12 @@ def _check_writable_path(owner: str, path: Path) -> None:
                          f"{path / 'best.npz'}")
 
 
-class ModelCheckpoint(_Monitor):
+class ModelCheckpoint(MonitorCallback):
     """Saves a checkpoint (the model, the optimizer state and where training stands, see
-    :func:`fastnn.serialization.save_checkpoint`) after each epoch, or only when ``monitor``
+    :func:`fastnn.save_checkpoint`) after each epoch, or only when ``monitor``
     improves (``save_best_only``). ``path`` may hold ``{epoch}`` (1-based), e.g.
-    ``"ckpt/epoch{epoch:03d}.npz"``; a checkpoint resumes with ``fastnn.resume`` or
-    ``fastnn train --resume``."""
+    ``"ckpt/epoch{epoch:03d}.npz"``; a run carries on from a checkpoint with
+    ``model.fit(..., resume=fn.load_checkpoint(path))`` or ``fastnn train --resume``."""
 
     def __init__(self, path: str | os.PathLike, monitor: str = "val_loss",
                  save_best_only: bool = False, mode: str = "auto", min_delta: float = 0.0,
@@ -220,8 +142,6 @@ class ModelCheckpoint(_Monitor):
         _check_writable_path("ModelCheckpoint", Path(self.path_template.format(epoch=1)))
 
     def on_epoch_end(self, epoch, logs):
-        from .serialization import save_checkpoint
-
         if self.save_best_only:
             if not self.improved(logs):
                 return
@@ -270,6 +190,7 @@ class HistoryLogger(Callback):
 
 
 CSVLogger = HistoryLogger
+"""Keras's name for :class:`HistoryLogger` (give it a ``.csv`` path)."""
 
 
 # --- the progress bar ----------------------------------------------------------------------------
@@ -282,10 +203,11 @@ class ProgressBar(Callback):
     the bar says the kernels are compiling, and the rate and time left leave that time out."""
 
     def __init__(self, force: bool = False, every: int = 1) -> None:
+        # progress imports tqdm (60 ms): here, not at the top, so `import fastnn` skips it
         from .progress import stderr_is_terminal
 
         self.force = bool(force)
-        self.every = _count("ProgressBar", "every", every, 1)
+        self.every = check_count("ProgressBar", "every", every, 1)
         self.enabled = self.force or stderr_is_terminal()
         self.bar = None
         self.first = True
@@ -328,15 +250,3 @@ def format_epoch(epoch: int, epochs: int, logs: dict) -> str:
             parts.append(f"{short} {logs[k]:.2%}" if "acc" in short else f"{k} {logs[k]:.4f}")
     return f"epoch {epoch + 1}/{epochs}: " + ", ".join(parts) + f", {logs['seconds']:.1f}s"
 
-
-# --- learning-rate schedules: fastnn/schedules.py (it builds on Callback and _Monitor above) ----
-
-from .schedules import (  # noqa: E402, F401
-    CosineDecay,
-    ExponentialDecay,
-    LearningRateSchedule,
-    OneCycle,
-    ProgressSchedule,
-    ReduceLROnPlateau,
-    StepDecay,
-)

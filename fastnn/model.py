@@ -1,23 +1,26 @@
 """``Sequential``: a list of layers, its forward and backward passes, evaluation, prediction.
 
-The training loop is :mod:`fastnn.training` (``fit`` is its front), saving and loading are
-:mod:`fastnn.serialization`, the summary table is :mod:`fastnn.summary`.
+``fit`` and the training loop are :mod:`fastnn.training`, ``save`` writes through
+:mod:`fastnn.model_file` (loading is :mod:`fastnn.serialization`, above this module), the
+summary table is :mod:`fastnn.summary`.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from . import inputs
 from . import losses as losses_mod
+from . import training as training_mod
 from .fusion import Plan, build_plan
 from .layers import Layer, ShapeError
-from .optim import Adam, Optimizer, Schedule
+from .model_file import key, save_model
+from .summary import summary_table
 
 
 class Sequential:
@@ -68,8 +71,9 @@ class Sequential:
             layer.input_grad = i > 0
 
     def parameters(self) -> list[tuple[str, np.ndarray, np.ndarray | None]]:
-        """(key, parameter, gradient) for every parameter, keys like ``"0.w"``."""
-        return [(f"{i}.{name}", p, layer.grads.get(name))
+        """(key, parameter, gradient) for every parameter, keys like ``"layer0.w"`` (the keys
+        of files and of the optimizer's state too)."""
+        return [(key(i, name), p, layer.grads.get(name))
                 for i, layer in enumerate(self.layers) for name, p in layer.params.items()]
 
     def num_parameters(self) -> int:
@@ -168,40 +172,7 @@ class Sequential:
 
     # --- training ------------------------------------------------------------------------------
 
-    def fit(self, x, y=None, loss: str | losses_mod.Loss | None = None,
-            optimizer: Optimizer | None = None, epochs: int = 1, batch_size: int = 32,
-            validation_data=None, seed: int = 0, progress: bool | None = None,
-            schedule: Schedule | None = None, shuffle: bool = True,
-            on_epoch_end: Callable[[int, dict], None] | None = None, *,
-            callbacks: Sequence | None = None, validation_split: float = 0.0,
-            initial_epoch: int = 0, steps_per_epoch: int | None = None,
-            resume=None, augment=None) -> dict[str, list]:
-        """Minibatch training (the loop is :mod:`fastnn.training`). Returns the history:
-        per-epoch ``loss``, ``accuracy`` (running means over the epoch's batches),
-        ``val_loss``, ``val_accuracy``, ``lr``, ``seconds``, and ``first_batch_seconds``.
-
-        ``x, y`` are arrays (N, ...) and (N,), or ``x`` is an iterable of (x, y) batches and
-        ``y`` is None. ``validation_split`` holds out the last fraction of the arrays.
-        ``callbacks`` are :mod:`fastnn.callbacks`; ``schedule`` is one of them or a function
-        of progress in [0, 1]. ``progress``: None draws a bar when stderr is a terminal.
-        ``resume=fn.load_checkpoint(path)`` carries on a run from its checkpoint (or give
-        ``initial_epoch``; epochs counts the total). ``augment`` (an :class:`fastnn.Augment`)
-        warps each training batch with the epoch's generator. ``seed`` fixes shuffling,
-        dropout and augmentation, so a seeded run is reproducible.
-        """
-        from . import training
-
-        if loss is not None:
-            self.loss = losses_mod.get(loss)
-        if optimizer is None and resume is None:
-            optimizer = Adam()
-        return training.fit(
-            self, x, y, optimizer=optimizer, epochs=epochs, batch_size=batch_size,
-            validation_data=validation_data, validation_split=validation_split, seed=seed,
-            progress=progress, schedule=schedule, shuffle=shuffle, callbacks=callbacks,
-            initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
-            on_epoch_end=on_epoch_end, resume=resume,
-            transform=None if augment is None else lambda xb, yb, rng: (augment(xb, rng), yb))
+    fit = training_mod.fit  # written once, with the loop, in fastnn/training.py
 
     def _labels(self, y: np.ndarray, x: np.ndarray) -> np.ndarray:
         y = np.asarray(y)
@@ -249,8 +220,6 @@ class Sequential:
         """A table of the layers: output shape, parameters, forward FLOPs per sample and the
         kernel step that runs each layer (:attr:`plan`), with totals. ``input_shape`` is one
         sample's shape (default: the last one the model saw, or the first Dense's)."""
-        from .summary import summary_table
-
         return summary_table(self, input_shape)
 
     def __repr__(self) -> str:
@@ -260,8 +229,6 @@ class Sequential:
 
     def save(self, path: str | os.PathLike, metadata: dict | None = None) -> Path:
         """Writes the model to ``path`` (a ``.npz`` file) atomically; returns the path.
-        See :mod:`fastnn.serialization`."""
-        from .serialization import save_model
-
+        See :mod:`fastnn.model_file`; ``fn.load`` reads it back."""
         return save_model(self, path, metadata)
 

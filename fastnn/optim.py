@@ -11,13 +11,13 @@ The learning rate an optimizer applies is ``lr * scale``: ``lr`` is the rate it 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import numpy as np
 
 from .backend import kernels
 
-Named = list[tuple[str, np.ndarray, np.ndarray]]  # (key, parameter, gradient)
+ParamsAndGrads = list[tuple[str, np.ndarray, np.ndarray]]
+"""(key, parameter, gradient) of each parameter: what ``Sequential.parameters()`` returns."""
 
 _NO_WEIGHT_DECAY = ("{name}(weight_decay=...) is gone: L2 has one home, the loss's l2 "
                     "(lambda/(2m) * sum of squared weights), e.g. "
@@ -42,7 +42,7 @@ class Optimizer:
         """The rate the next step applies: ``lr * scale``."""
         return self.lr * self.scale
 
-    def step(self, params: Named) -> None:
+    def step(self, params: ParamsAndGrads) -> None:
         """Updates every parameter in place from its gradient, in one kernel call."""
         raise NotImplementedError
 
@@ -65,7 +65,8 @@ class Optimizer:
                   for j, a in enumerate(arrays)}
         return self.config(), arrays
 
-    def load_state(self, config: dict, arrays: dict[str, np.ndarray], params: Named) -> None:
+    def load_state(self, config: dict, arrays: dict[str, np.ndarray],
+                   params: ParamsAndGrads) -> None:
         """Restores :meth:`state_dict` output for the model's ``params``; a mismatch (another
         optimizer, a parameter missing or of another shape) raises OptimizerStateError."""
         if config.get("name") != type(self).__name__:
@@ -115,7 +116,7 @@ class SGD(Optimizer):
     def slots(self) -> int:
         return 1 if self.momentum else 0
 
-    def step(self, params: Named) -> None:
+    def step(self, params: ParamsAndGrads) -> None:
         velocities = None
         if self.momentum:
             velocities = [self._state(key, p, 1)[0] for key, p, _ in params]
@@ -141,7 +142,7 @@ class Adam(Optimizer):
         self.betas, self.eps = tuple(betas), float(eps)
         self.t = 0
 
-    def step(self, params: Named) -> None:
+    def step(self, params: ParamsAndGrads) -> None:
         states = [self._state(key, p, 2) for key, p, _ in params]
         kernels().adam_update_many([p for _, p, _ in params], [g for _, _, g in params],
                              [m for m, _ in states], [v for _, v in states], self.t + 1,
@@ -169,18 +170,3 @@ def from_config(config: dict) -> Optimizer:
         return SGD(config["lr"], config.get("momentum", 0.0))
     return Adam(config["lr"], tuple(config.get("betas", (0.9, 0.999))), config.get("eps", 1e-8))
 
-
-Schedule = Callable[[float], float]
-"""Maps training progress in [0, 1] to a multiplier of the base learning rate."""
-
-
-def constant(progress: float) -> float:
-    return 1.0
-
-
-def cosine(warmup: float = 0.0, final: float = 0.0):
-    """Linear warm-up over the first ``warmup`` fraction, then cosine decay to ``final``
-    (a :class:`fastnn.schedules.CosineDecay`: a callback, and a function of progress)."""
-    from .schedules import CosineDecay
-
-    return CosineDecay(warmup=warmup, final=final)

@@ -1,5 +1,5 @@
 """Learning-rate schedules, callbacks that scale the optimizer's rate (all re-exported by
-:mod:`fastnn.callbacks`, so ``fn.callbacks.OneCycle()`` works).
+:mod:`fastnn.callbacks`, so ``fn.callbacks.OneCycle()`` works), and ``fn.cosine``.
 
 Learning-rate schedules multiply the optimizer's rate: before each batch the trainer sets
 ``optimizer.scale = 1`` and each schedule multiplies it by its factor, so schedules combine
@@ -9,8 +9,13 @@ Learning-rate schedules multiply the optimizer's rate: before each batch the tra
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
-from .callbacks import Callback, _count, _Monitor
+from .callback_base import Callback, MonitorCallback, check_count
+
+Schedule = Callable[[float], float]
+"""Maps training progress in [0, 1] to a multiplier of the base learning rate
+(``fit(schedule=...)``)."""
 
 
 class LearningRateSchedule(Callback):
@@ -51,7 +56,7 @@ class ProgressSchedule(LearningRateSchedule):
 
 class CosineDecay(LearningRateSchedule):
     """Linear warm-up over the first ``warmup`` fraction of training, then cosine decay to
-    ``final`` times the rate. Also a function of progress (the old ``fn.cosine``)."""
+    ``final`` times the rate. Also a function of progress (what ``fn.cosine`` returns)."""
 
     needs_steps = True
 
@@ -72,11 +77,17 @@ class CosineDecay(LearningRateSchedule):
         return self(self.progress(epoch, batch))
 
 
+def cosine(warmup: float = 0.0, final: float = 0.0) -> CosineDecay:
+    """Linear warm-up over the first ``warmup`` fraction, then cosine decay to ``final``
+    (a :class:`CosineDecay`: a callback, and a function of progress)."""
+    return CosineDecay(warmup=warmup, final=final)
+
+
 class StepDecay(LearningRateSchedule):
     """The rate times ``gamma`` every ``every`` epochs (PyTorch's StepLR)."""
 
     def __init__(self, every: int, gamma: float = 0.1) -> None:
-        self.every = _count("StepDecay", "every", every, 1)
+        self.every = check_count("StepDecay", "every", every, 1)
         if not 0 < gamma <= 1:
             raise ValueError(f"StepDecay gamma must be in (0, 1], got {gamma!r}")
         self.gamma = float(gamma)
@@ -122,21 +133,21 @@ class OneCycle(LearningRateSchedule):
         return b + (a - b) * 0.5 * (1 + math.cos(math.pi * t))
 
 
-class ReduceLROnPlateau(_Monitor, LearningRateSchedule):
+class ReduceLROnPlateau(MonitorCallback, LearningRateSchedule):
     """Multiplies the rate by ``factor`` when ``monitor`` has not improved for ``patience``
     epochs, down to ``min_scale`` times the optimizer's rate."""
 
     def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,
                  min_delta: float = 1e-4, min_scale: float = 0.0, mode: str = "auto") -> None:
-        _Monitor.__init__(self, monitor, mode, min_delta)
+        MonitorCallback.__init__(self, monitor, mode, min_delta)
         if not 0 < factor < 1:
             raise ValueError(f"ReduceLROnPlateau factor must be in (0, 1), got {factor!r}")
-        self.factor_, self.patience = float(factor), _count("ReduceLROnPlateau", "patience",
-                                                            patience)
+        self.plateau_factor = float(factor)  # the name ``factor`` is the schedules' method
+        self.patience = check_count("ReduceLROnPlateau", "patience", patience)
         self.min_scale, self.scale, self.wait = float(min_scale), 1.0, 0
 
     def on_train_begin(self, logs):
-        _Monitor.on_train_begin(self, logs)
+        MonitorCallback.on_train_begin(self, logs)
 
     def factor(self, epoch, batch):
         return self.scale
@@ -147,7 +158,7 @@ class ReduceLROnPlateau(_Monitor, LearningRateSchedule):
             return
         self.wait += 1
         if self.wait > self.patience:
-            self.scale, self.wait = max(self.scale * self.factor_, self.min_scale), 0
+            self.scale, self.wait = max(self.scale * self.plateau_factor, self.min_scale), 0
 
     def state(self):
         return super().state() | {"scale": self.scale, "wait": self.wait}

@@ -1,9 +1,13 @@
 """The training loop: batches, the optimizer step, metrics, validation and callbacks.
 
-:meth:`fastnn.Sequential.fit` is a thin front for :class:`Trainer`. Data is either arrays
-``(x, y)`` (shuffled per epoch) or an iterable of ``(x, y)`` batches that is iterated once per
-epoch (a list, a loader object whose ``__iter__`` starts over, or a function returning a fresh
-iterator), so data larger than memory can stream from disk.
+:func:`fit` is :meth:`fastnn.Sequential.fit` (the class takes it as its method): its signature
+is the one place fit's options and their defaults are written. It turns them into the parts of
+a run (the batches, the validation data, the callbacks) and hands those to a :class:`Trainer`,
+which runs the epochs; a :class:`DivergenceGuard` keeps the weights finite.
+
+Data is either arrays ``(x, y)`` (shuffled per epoch) or an iterable of ``(x, y)`` batches
+that is iterated once per epoch (a list, a loader object whose ``__iter__`` starts over, or a
+function returning a fresh iterator), so data larger than memory can stream from disk.
 
 Each epoch draws its shuffle and dropout from ``default_rng([seed, epoch])``, so a run resumed
 at ``initial_epoch`` from a checkpoint gives the same weights as one that never stopped.
@@ -15,13 +19,16 @@ import numbers
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from . import inputs
-from .callbacks import Callback, ProgressBar
-from .schedules import ProgressSchedule
+from . import losses as losses_mod
+from .callback_base import Callback
+from .callbacks import ProgressBar
+from .optim import Adam, Optimizer
+from .schedules import ProgressSchedule, Schedule
 
 Transform = Callable[[np.ndarray, np.ndarray, np.random.Generator],
                      tuple[np.ndarray, np.ndarray]]
@@ -97,63 +104,127 @@ def _split(x: np.ndarray, y: np.ndarray, fraction: float):
     return (x[:cut], y[:cut]), ((x[cut:], y[cut:]) if n_val else None)
 
 
-class Trainer:
-    """Runs ``model`` on the data for ``epochs`` with ``optimizer`` and ``callbacks``.
+def fit(model, x, y=None, loss: str | losses_mod.Loss | None = None,
+        optimizer: Optimizer | None = None, epochs: int = 1, batch_size: int = 32,
+        validation_data=None, seed: int = 0, progress: bool | None = None,
+        schedule: Schedule | None = None, shuffle: bool = True,
+        on_epoch_end: Callable[[int, dict], None] | None = None, *,
+        callbacks: Sequence | None = None, validation_split: float = 0.0,
+        initial_epoch: int = 0, steps_per_epoch: int | None = None,
+        resume=None, augment=None) -> dict[str, list]:
+    """Minibatch training (the loop is :mod:`fastnn.training`). Returns the history:
+    per-epoch ``loss``, ``accuracy`` (running means over the epoch's batches),
+    ``val_loss``, ``val_accuracy``, ``lr``, ``seconds``, and ``first_batch_seconds``.
 
-    ``transform`` (optional) maps each training batch ``(x, y, rng) -> (x, y)`` before the
-    step, with the epoch's generator (the place for augmentation). ``resume`` (a
-    :class:`fastnn.serialization.Checkpoint`) carries on a run: its optimizer (unless one is
-    given), its epoch as ``initial_epoch``, its history and its callbacks' state.
+    ``x, y`` are arrays (N, ...) and (N,), or ``x`` is an iterable of (x, y) batches and
+    ``y`` is None. ``validation_split`` holds out the last fraction of the arrays.
+    ``callbacks`` are :mod:`fastnn.callbacks`; ``schedule`` is one of them or a function
+    of progress in [0, 1]. ``progress``: None draws a bar when stderr is a terminal.
+    ``resume=fn.load_checkpoint(path)`` carries on a run from its checkpoint (or give
+    ``initial_epoch``; epochs counts the total). ``augment`` (an :class:`fastnn.Augment`)
+    warps each training batch with the epoch's generator. ``seed`` fixes shuffling,
+    dropout and augmentation, so a seeded run is reproducible.
+    """
+    if loss is not None:
+        model.loss = losses_mod.get(loss)
+    if optimizer is None and resume is None:
+        optimizer = Adam()
+    callbacks = list(callbacks or [])
+    if schedule is not None:
+        callbacks.append(schedule if isinstance(schedule, Callback)
+                         else ProgressSchedule(schedule))
+    if on_epoch_end is not None:
+        callbacks.append(_HistoryHook(on_epoch_end))
+    if progress is not False and not any(isinstance(cb, ProgressBar) for cb in callbacks):
+        callbacks.insert(0, ProgressBar(force=bool(progress)))
+    if resume is not None:
+        if resume.model is not model:
+            raise ValueError("resume: train the checkpoint's own model, "
+                             "ckpt.model.fit(..., resume=ckpt)")
+        optimizer = optimizer or resume.optimizer
+        initial_epoch = initial_epoch or resume.epoch
+    if optimizer is None:
+        raise ValueError("fit needs an optimizer (or resume=checkpoint)")
+    total = inputs.integer("epochs", epochs, 0)
+    start = inputs.integer("initial_epoch", initial_epoch, 0)
+    if start > total:
+        raise ValueError(f"initial_epoch {initial_epoch} is past epochs {epochs}: epochs is "
+                         f"the total, counting the epochs already trained")
+    data, validation = _batches(model, x, y, batch_size, shuffle, validation_data,
+                                validation_split, steps_per_epoch)
+    transform = None if augment is None else lambda xb, yb, rng: (augment(xb, rng), yb)
+    trainer = Trainer(model, optimizer, data, validation, callbacks, epochs=total,
+                      initial_epoch=start, seed=seed, transform=transform,
+                      history=resume.history if resume is not None else None)
+    if resume is not None:
+        resume.restore(trainer.callbacks)
+    return trainer.run()
+
+
+def _batches(model, x, y, batch_size, shuffle, validation_data, validation_split,
+             steps_per_epoch):
+    """fit's data as (training batches, validation): the batches an :class:`ArrayBatches` or a
+    :class:`StreamBatches`, the validation arrays ``(x, y)``, a StreamBatches or None; every
+    part checked."""
+    if steps_per_epoch is not None:
+        steps_per_epoch = inputs.integer("steps_per_epoch", steps_per_epoch)
+    if y is None:
+        if isinstance(x, np.ndarray):
+            raise ValueError("fit(x) without y needs x to be an iterable of (x, y) batches")
+        if validation_split:
+            raise ValueError("validation_split needs arrays; with batches from an iterable "
+                             "pass validation_data")
+        data = StreamBatches(model, x, "the training batches", steps_per_epoch)
+    else:
+        batch_size = inputs.integer("batch_size", batch_size)
+        x = model._input(x)
+        inputs.not_empty(x, "fit")
+        y = model._labels(y, x)
+        (x, y), split = _split(x, y, validation_split)
+        if split is not None:
+            if validation_data is not None:
+                raise ValueError("give validation_data or validation_split, not both")
+            validation_data = split
+        data = ArrayBatches(x, y, batch_size, shuffle)
+    validation = None
+    if validation_data is not None:
+        if isinstance(validation_data, tuple) and len(validation_data) == 2:
+            xv = model._input(validation_data[0], "validation x")
+            inputs.not_empty(xv, "validation")
+            validation = (xv, model._labels(validation_data[1], xv))
+        else:
+            validation = StreamBatches(model, validation_data, "validation_data", None)
+    return data, validation
+
+
+class _HistoryHook(Callback):
+    """The old ``fit(on_epoch_end=fn)``: ``fn(epoch, history)`` after each epoch."""
+
+    def __init__(self, fn) -> None:
+        self.fn = fn
+
+    def on_epoch_end(self, epoch, logs):
+        self.fn(epoch, self.trainer.history)
+
+
+class Trainer:
+    """Runs ``model`` on ``data`` (:class:`ArrayBatches` or :class:`StreamBatches`) with
+    ``optimizer`` and ``callbacks``, from epoch ``initial_epoch`` up to ``epochs``; it is the
+    callbacks' ``trainer``. :func:`fit` makes one from its options.
+
+    ``validation`` is arrays ``(x, y)``, a StreamBatches or None. ``transform`` (optional) maps
+    each training batch ``(x, y, rng) -> (x, y)`` before the step, with the epoch's generator
+    (the place for augmentation). ``history`` holds a resumed run's metrics (those of the
+    epochs before ``initial_epoch`` are kept).
     """
 
-    def __init__(self, model, x, y=None, *, optimizer=None, epochs: int = 1, batch_size: int = 32,
-                 validation_data=None, validation_split: float = 0.0, seed: int = 0,
-                 shuffle: bool = True, callbacks: Sequence[Callback] = (),
-                 initial_epoch: int = 0, steps_per_epoch: int | None = None,
-                 transform: Transform | None = None, resume=None) -> None:
-        if resume is not None:
-            if resume.model is not model:
-                raise ValueError("resume: train the checkpoint's own model, "
-                                 "ckpt.model.fit(..., resume=ckpt)")
-            optimizer = optimizer or resume.optimizer
-            initial_epoch = initial_epoch or resume.epoch
-        if optimizer is None:
-            raise ValueError("fit needs an optimizer (or resume=checkpoint)")
+    def __init__(self, model, optimizer: Optimizer, data: ArrayBatches | StreamBatches,
+                 validation, callbacks: Sequence[Callback], *, epochs: int,
+                 initial_epoch: int = 0, seed: int = 0, transform: Transform | None = None,
+                 history: dict | None = None) -> None:
         self.model, self.optimizer, self.transform = model, optimizer, transform
-        self.epochs = inputs.integer("epochs", epochs, 0)
-        self.initial_epoch = inputs.integer("initial_epoch", initial_epoch, 0)
-        if self.initial_epoch > self.epochs:
-            raise ValueError(f"initial_epoch {initial_epoch} is past epochs {epochs}: epochs is "
-                             f"the total, counting the epochs already trained")
-        self.seed = seed
-        if steps_per_epoch is not None:
-            steps_per_epoch = inputs.integer("steps_per_epoch", steps_per_epoch)
-        if y is None:
-            if isinstance(x, np.ndarray):
-                raise ValueError("fit(x) without y needs x to be an iterable of (x, y) batches")
-            if validation_split:
-                raise ValueError("validation_split needs arrays; with batches from an iterable "
-                                 "pass validation_data")
-            self.data = StreamBatches(model, x, "the training batches", steps_per_epoch)
-        else:
-            batch_size = inputs.integer("batch_size", batch_size)
-            x = model._input(x)
-            inputs.not_empty(x, "fit")
-            y = model._labels(y, x)
-            (x, y), split = _split(x, y, validation_split)
-            if split is not None:
-                if validation_data is not None:
-                    raise ValueError("give validation_data or validation_split, not both")
-                validation_data = split
-            self.data = ArrayBatches(x, y, batch_size, shuffle)
-        self.validation = None
-        if validation_data is not None:
-            if isinstance(validation_data, tuple) and len(validation_data) == 2:
-                xv = model._input(validation_data[0], "validation x")
-                inputs.not_empty(xv, "validation")
-                self.validation = (xv, model._labels(validation_data[1], xv))
-            else:
-                self.validation = StreamBatches(model, validation_data, "validation_data", None)
+        self.data, self.validation = data, validation
+        self.epochs, self.initial_epoch, self.seed = epochs, initial_epoch, seed
         self.steps, self.samples = self.data.steps, self.data.samples
         self.metric_names = ["loss", "accuracy", "lr", "seconds"]
         if self.validation is not None:
@@ -163,17 +234,15 @@ class Trainer:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks must be fastnn.callbacks.Callback objects, got "
                                 f"{type(cb).__name__}")
-        past = resume.history if resume is not None else {}
+        past = history or {}
         self.history: dict[str, list] = {k: list(past.get(k, []))[: self.initial_epoch]
                                          for k in self.metric_names}
-        if resume is not None:
-            resume.restore(self.callbacks)
         self.epoch = self.completed_epochs = self.initial_epoch
         self.batch = 0
         self.stop_training = False
         self.interrupted = False
         self._sigint = False
-        self.guard = inputs.DivergenceGuard(model)
+        self.guard = DivergenceGuard(model)
 
     # --- hooks ---------------------------------------------------------------------------------
 
@@ -290,35 +359,58 @@ class Trainer:
         return total / n, correct / n
 
 
-class _HistoryHook(Callback):
-    """The old ``fit(on_epoch_end=fn)``: ``fn(epoch, history)`` after each epoch."""
-
-    def __init__(self, fn) -> None:
-        self.fn = fn
-
-    def on_epoch_end(self, epoch, logs):
-        self.fn(epoch, self.trainer.history)
+# --- the divergence guard ------------------------------------------------------------------------
 
 
-def fit(model, x, y=None, *, optimizer, epochs=1, batch_size=32, validation_data=None,
-        validation_split=0.0, seed=0, progress: bool | None = None, schedule=None,
-        shuffle=True, callbacks: Iterable[Callback] | None = None, initial_epoch=0,
-        steps_per_epoch=None, on_epoch_end=None, transform: Transform | None = None,
-        resume=None) -> dict:
-    """:class:`Trainer` with the conveniences of :meth:`Sequential.fit`: ``progress`` (None:
-    a bar when stderr is a terminal; True: always; False: never), a ``schedule`` function of
-    progress, and an ``on_epoch_end(epoch, history)`` function."""
-    callbacks = list(callbacks or [])
-    if schedule is not None:
-        callbacks.append(schedule if isinstance(schedule, Callback)
-                         else ProgressSchedule(schedule))
-    if on_epoch_end is not None:
-        callbacks.append(_HistoryHook(on_epoch_end))
-    if progress is not False and not any(isinstance(cb, ProgressBar) for cb in callbacks):
-        callbacks.insert(0, ProgressBar(force=bool(progress)))
-    trainer = Trainer(model, x, y, optimizer=optimizer, epochs=epochs, batch_size=batch_size,
-                      validation_data=validation_data, validation_split=validation_split,
-                      seed=seed, shuffle=shuffle, callbacks=callbacks,
-                      initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
-                      transform=transform, resume=resume)
-    return trainer.run()
+def all_finite(arrays: list[np.ndarray]) -> bool:
+    """Whether every array is free of NaN and inf (one sum each: NaN and inf propagate)."""
+    with np.errstate(all="ignore"):
+        return all(np.isfinite(np.sum(a)) for a in arrays)
+
+
+def diverged(what: str, epoch: int, batch: int, lr: float, kept: str) -> FloatingPointError:
+    return FloatingPointError(f"{what} at epoch {epoch}, batch {batch}: training diverged; try "
+                              f"a smaller learning rate (now {lr:g}). The model keeps {kept}.")
+
+
+class DivergenceGuard:
+    """Keeps a model's weights finite through training. Before each step it checks the loss and
+    the gradients: a step with non-finite ones is never taken, and the batch-norm running
+    statistics that its forward pass moved go back, so the model keeps the last step's state.
+    After each step it checks the weights, which an overflowing update can turn infinite: then
+    they go back to those of the epoch's start, copied once per epoch."""
+
+    def __init__(self, model) -> None:
+        self.params = [p for _, p, _ in model.parameters()]
+        self.buffers = [b for layer in model.layers for b in layer.buffers.values()]
+        self.epoch_params: list[np.ndarray] = []
+        self.epoch_buffers: list[np.ndarray] = []
+        self.batch_buffers: list[np.ndarray] = []
+
+    def start_epoch(self) -> None:
+        self.epoch_params = [p.copy() for p in self.params]
+        self.epoch_buffers = [b.copy() for b in self.buffers]
+
+    def start_batch(self) -> None:
+        self.batch_buffers = [b.copy() for b in self.buffers]  # a few KB of statistics
+
+    def before_step(self, loss: float, grads: list[np.ndarray], epoch: int, batch: int,
+                    lr: float) -> None:
+        if np.isfinite(loss) and all_finite(grads):
+            return
+        _restore(self.buffers, self.batch_buffers)
+        what = f"loss became {loss}" if not np.isfinite(loss) else "a gradient became non-finite"
+        raise diverged(what, epoch, batch, lr, "the weights from before this batch")
+
+    def after_step(self, epoch: int, batch: int, lr: float) -> None:
+        if all_finite(self.params) and all_finite(self.buffers):
+            return
+        _restore(self.params, self.epoch_params)
+        _restore(self.buffers, self.epoch_buffers)
+        raise diverged("the weights overflowed", epoch, batch, lr,
+                       f"the weights it had at the start of epoch {epoch}")
+
+
+def _restore(arrays: list[np.ndarray], saved: list[np.ndarray]) -> None:
+    for a, b in zip(arrays, saved):
+        a[...] = b

@@ -61,17 +61,23 @@ def test_seeded_runs_are_reproducible():
     np.testing.assert_array_equal(runs[0], runs[1])
 
 
-@pytest.mark.parametrize("optimizer", [fn.SGD(0.1), fn.SGD(0.05, momentum=0.9),
-                                       fn.Adam(1e-2)])
+@pytest.mark.parametrize("make_optimizer", [lambda: fn.SGD(0.1),
+                                            lambda: fn.SGD(0.05, momentum=0.9),
+                                            lambda: fn.Adam(1e-2)],
+                         ids=["sgd", "momentum", "adam"])
 @pytest.mark.parametrize("loss", ["cross_entropy", "hinge"])
-def test_fit_learns_separable_data(optimizer, loss):
+def test_fit_learns_separable_data(make_optimizer, loss):
     x, y = blobs(300)
     model = fn.Sequential([fn.Dense(4, 16), fn.ReLU(), fn.Dense(16, 3)], loss=loss)
+    optimizer = make_optimizer()  # a fresh one per case: no moments or step count carried over
     history = model.fit(x, y, optimizer=optimizer, epochs=10, batch_size=16, progress=False,
                         validation_data=(x, y))
     assert history["loss"][-1] < history["loss"][0]
-    assert history["val_accuracy"][-1] > 0.95
-    assert model.evaluate(x, y)[1] == history["val_accuracy"][-1]
+    # accuracy counted here from the logits, not by evaluate (which fit's validation uses)
+    accuracy = float(np.mean(np.argmax(model(x), axis=1) == y))
+    assert accuracy > 0.95
+    assert history["val_accuracy"][-1] == pytest.approx(accuracy, abs=1e-12)
+    assert model.evaluate(x, y)[1] == pytest.approx(accuracy, abs=1e-12)
     probs = model.predict(x)
     assert probs.shape == (300, 3)
     np.testing.assert_allclose(probs.sum(axis=1), 1, rtol=1e-5)
@@ -99,9 +105,27 @@ def test_dropout_is_active_in_fit_only():
     x = np.ones((1000, 10), np.float32)
     y = layer.forward(x, training=True)
     assert 0.4 < np.mean(y == 0) < 0.6 and set(np.unique(y)) == {0.0, 2.0}
-    model = fn.Sequential([fn.Dense(10, 10), fn.Dropout(0.5), fn.Dense(10, 2)])
-    np.testing.assert_array_equal(model.predict(x[:5]), model.predict(x[:5]))
-    assert model.evaluate(x[:5], np.zeros(5, int)) == model.evaluate(x[:5], np.zeros(5, int))
+
+    xb, yb = blobs(64, d=10)
+    model = fn.Sequential([fn.Dense(10, 32), fn.Dropout(0.5), fn.Dense(32, 3)], seed=2)
+    (w1, b1), (w2, b2) = [(layer.params["w"], layer.params["b"]) for layer in model.layers[::2]]
+    plain = (xb @ w1.T + b1) @ w2.T + b2  # the model's logits without dropout, in NumPy
+    np.testing.assert_allclose(model(xb), plain, rtol=1e-5, atol=1e-5)  # predict: off
+    e = np.exp(plain - plain.max(axis=1, keepdims=True))
+    plain_loss = float(np.mean(-np.log(e[np.arange(64), yb] / e.sum(axis=1))))
+    assert model.evaluate(xb, yb)[0] == pytest.approx(plain_loss, rel=1e-5)  # evaluate: off
+
+    # fit: on. A rate so small that no weight moves, so fit's loss (the running mean of its
+    # training-mode batches) differs from the same weights' loss only by dropout.
+    before = [p.copy() for _, p, _ in model.parameters()]
+    history = model.fit(xb, yb, optimizer=fn.SGD(1e-30), epochs=1, batch_size=64,
+                        progress=False)
+    for (_, p, _), q in zip(model.parameters(), before):
+        np.testing.assert_allclose(p, q, rtol=1e-6, atol=1e-20)
+    assert abs(history["loss"][0] - plain_loss) > 0.01 * plain_loss
+    again = model.fit(xb, yb, optimizer=fn.SGD(1e-30), epochs=1, batch_size=64,
+                      progress=False, seed=1)  # another seed drops other units
+    assert again["loss"][0] != history["loss"][0]
 
 
 @pytest.mark.parametrize("bad,match", [

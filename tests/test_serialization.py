@@ -2,6 +2,7 @@
 
 import json
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +10,8 @@ from conftest import blobs
 
 import fastnn as fn
 from fastnn import callbacks as cb
+
+DATA = Path(__file__).parent / "data"
 
 
 def bn_model(seed=0):
@@ -63,14 +66,14 @@ def test_resume_with_a_mismatched_optimizer_names_the_problem(tmp_path):
     with np.load(tmp_path / "c.npz") as data:
         arrays = dict(data)
     good = dict(arrays)
-    arrays["optimizer/0.w/0"] = np.zeros((3, 3), np.float32)
+    arrays["optimizer/layer0.w/0"] = np.zeros((3, 3), np.float32)
     np.savez(tmp_path / "shape.npz", **arrays)
-    with pytest.raises(fn.ModelFileError, match=r"optimizer state for parameter 0.w is "
+    with pytest.raises(fn.ModelFileError, match=r"optimizer state for parameter layer0.w is "
                                                 r"float32\(3, 3\), the model's parameter is "
                                                 r"float32\(8, 4\)"):
         fn.load_checkpoint(tmp_path / "shape.npz")
     arrays = dict(good)
-    del arrays["optimizer/4.b/1"]
+    del arrays["optimizer/layer4.b/1"]
     np.savez(tmp_path / "missing.npz", **arrays)
     with pytest.raises(fn.ModelFileError, match="incomplete"):
         fn.load_checkpoint(tmp_path / "missing.npz")
@@ -105,3 +108,40 @@ def test_non_object_json_and_zip_bombs(tmp_path):
         fn.load(path, max_bytes=100 << 20)
     with pytest.raises(fn.ModelFileError, match=r"declares \(300000000,\) but holds fewer"):
         fn.load(path)
+
+
+def test_files_written_before_parameters_had_one_key_still_load(tmp_path):
+    """tests/data/format1_*.npz were written by fastnn before a parameter had one key (see
+    make_format1.py there): arrays ``layer0.w``, optimizer state ``optimizer/0.w/0``."""
+    with np.load(DATA / "format1_checkpoint.npz") as data:
+        raw = dict(data)
+    assert "optimizer/0.w/0" in raw and "layer0.w" in raw  # the old layout, not a newer one
+    with np.load(DATA / "format1_expected.npz") as data:
+        x, y, probabilities = data["x"], data["y"], data["probabilities"]
+    for name in ("format1_model.npz", "format1_checkpoint.npz"):
+        np.testing.assert_allclose(fn.load(DATA / name).predict(x), probabilities, rtol=1e-6)
+    ckpt = fn.load_checkpoint(DATA / "format1_checkpoint.npz")
+    assert ckpt.epoch == 1 and ckpt.optimizer.t == 3  # 24 samples in batches of 8
+    assert sorted(ckpt.optimizer.state) == sorted(key for key, _, _ in ckpt.model.parameters())
+    for key, _, _ in ckpt.model.parameters():
+        old = key.removeprefix("layer")
+        for slot, state in enumerate(ckpt.optimizer.state[key]):
+            np.testing.assert_array_equal(state, raw[f"optimizer/{old}/{slot}"])
+
+    # saved again (new layout), it resumes to the same weights as the old file
+    fn.save_checkpoint(tmp_path / "new.npz", model=ckpt.model, optimizer=ckpt.optimizer,
+                       epoch=ckpt.epoch, history=ckpt.history)
+    with np.load(tmp_path / "new.npz") as data:
+        assert "optimizer/layer0.w/0" in data.files and "optimizer/0.w/0" not in data.files
+    resumed = []
+    for path in (DATA / "format1_checkpoint.npz", tmp_path / "new.npz"):
+        again = fn.load_checkpoint(path)
+        again.model.fit(x, y, epochs=2, batch_size=8, progress=False, resume=again)
+        resumed.append(weights(again.model))
+    for a, b in zip(*resumed):
+        np.testing.assert_array_equal(a, b)
+
+    raw["optimizer/layer0.w/0"] = raw["optimizer/0.w/0"]  # one array under both names
+    np.savez(tmp_path / "both.npz", **raw)
+    with pytest.raises(fn.ModelFileError, match="'layer0.w/0' is in the file twice"):
+        fn.load_checkpoint(tmp_path / "both.npz")

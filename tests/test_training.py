@@ -1,12 +1,19 @@
 """Whole models on real MNIST, and the command line end to end."""
 
+import ast
 import json
+import os
+import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
+import pytest
+from conftest import blobs
 
 import fastnn as fn
+from fastnn import callbacks as cb
 from fastnn.cli import main
 from fastnn.models import mnist_cnn
 
@@ -59,14 +66,6 @@ def test_python_dash_m_fastnn():
 
 
 # --- the loop (fastnn.training) -----------------------------------------------------------------
-
-import os  # noqa: E402
-import signal  # noqa: E402
-
-import pytest  # noqa: E402
-from conftest import blobs  # noqa: E402
-
-from fastnn import callbacks as cb  # noqa: E402
 
 
 def small(seed=0):
@@ -236,3 +235,34 @@ def test_cli_ctrl_c_saves_the_model_marked_interrupted(data_root, tmp_path):
     assert model.metadata["interrupted"] is True
     ckpt = fn.load_checkpoint(tmp_path / "run" / "checkpoint.npz")
     assert ckpt.epoch == 0 and ckpt.interrupted
+
+
+# --- the training side's imports ----------------------------------------------------------------
+
+TRAINING_SIDE = ["inputs", "optim", "callback_base", "schedules", "model_file", "callbacks",
+                 "training", "model", "serialization"]
+"""Bottom to top: each of these fastnn modules imports only those before it."""
+
+
+def fastnn_imports(name: str) -> set[str]:
+    """The modules of fastnn/ that fastnn/{name}.py imports, at the top or inside functions."""
+    package = Path(fn.__file__).parent
+    found = set()
+    for node in ast.walk(ast.parse((package / f"{name}.py").read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            names = [node.module.split(".")[0]] if node.module else [a.name for a in node.names]
+            found.update(n for n in names if (package / f"{n}.py").is_file())
+    return found
+
+
+def test_the_training_side_imports_only_what_lies_below():
+    for i, name in enumerate(TRAINING_SIDE):
+        above = fastnn_imports(name) & set(TRAINING_SIDE[i:])
+        assert not above, f"fastnn/{name}.py imports {above}, which lie above it"
+        reached, todo = set(), list(fastnn_imports(name))  # no way back through other modules
+        while todo:
+            module = todo.pop()
+            if module not in reached:
+                reached.add(module)
+                todo.extend(fastnn_imports(module))
+        assert name not in reached, f"fastnn/{name}.py is part of an import cycle"

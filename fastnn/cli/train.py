@@ -22,7 +22,8 @@ from ..callbacks import EarlyStopping, HistoryLogger, LambdaCallback, ModelCheck
 from ..images import stratified_split
 from ..model import Sequential
 from ..models import mlp, mnist_cnn, simple_vgg
-from ..optim import SGD, Adam, cosine
+from ..optim import SGD, Adam
+from ..schedules import cosine
 from ..serialization import load_checkpoint, save_checkpoint
 from ..training import TrainingInterrupted
 

@@ -1,4 +1,4 @@
-"""Category 3: model files are untrusted input. Sizes are checked against the file before
+"""Model files are untrusted input. Sizes are checked against the file before
 anything is allocated, decompression is bounded, any malformed JSON is a ModelFileError, and
 non-finite weights are neither saved nor loaded."""
 

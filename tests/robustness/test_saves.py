@@ -1,5 +1,5 @@
-"""Category 4 (the file layer): a save killed by a signal leaves the old file and no debris;
-saves keep permission bits; new files follow the umask."""
+"""Saving files: a save killed by a signal leaves the old file and no debris; saves keep
+permission bits; new files follow the umask."""
 
 import os
 import signal

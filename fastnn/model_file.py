@@ -1,0 +1,281 @@
+"""The ``.npz`` layout of model files and checkpoints: writing them, and reading them back as
+checked parts (the architecture, the layers, the arrays). It knows no ``Sequential``: it sits
+below :mod:`fastnn.model` (``model.save`` writes through it) and :mod:`fastnn.callbacks`
+(``ModelCheckpoint`` does), and :mod:`fastnn.serialization` builds models and checkpoints from
+what it reads.
+
+A model file holds the architecture as JSON (``architecture``) and every parameter and buffer
+(BatchNorm's running statistics) as an array named by its key (:func:`key`, ``"layer0.w"``, the
+key ``model.parameters()`` and the optimizer's state use too). A checkpoint is a model file plus
+the optimizer's state (``optimizer/{key}/{slot}``) and where training stands (``training``:
+epochs done, history, callback state), so ``fit(initial_epoch=...)`` carries on where it
+stopped; ``fastnn.load`` reads a checkpoint as a model too. Checkpoints written before the keys
+were one (their optimizer state named ``optimizer/0.w/0``) still load: :func:`optimizer_state`.
+
+Files are untrusted input. Before anything is allocated, the reader checks the zip (every
+member a ``.npy``, the declared sizes within ``max_bytes``, so a zip bomb cannot expand past
+them); the JSON (its structure and every type, each layer built from its configuration, which
+checks the values, without allocating its arrays); and every array's header against the shapes
+the architecture implies, so a small file that declares ``Dense(20000, 20000)`` fails there, not
+after allocating 1.6 GB. After reading, every weight must be finite. Nothing is unpickled
+(``allow_pickle=False``), so loading never runs code. Any problem is a
+:class:`ModelFileError` that names the file and what is wrong.
+
+Files are written to a temporary file that is then renamed (:func:`fastnn._io.atomic_open`),
+so an interrupted save never breaks the previous file.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import numbers
+import os
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from ._io import atomic_open
+from .layers import LAYERS, Layer
+from .optim import Optimizer
+
+FORMAT = "fastnn-model"
+FORMAT_VERSION = 1
+MAX_BYTES = 2 << 30
+"""Default cap on the decompressed size of a file's arrays (``load(..., max_bytes=)``)."""
+MAX_ARCHITECTURE_BYTES = 1 << 20
+
+
+class ModelFileError(ValueError):
+    """A file is not a readable fastnn model."""
+
+
+def key(layer_index: int, name: str) -> str:
+    """The one key of a layer's parameter or buffer, e.g. ``"layer0.w"``: in
+    ``model.parameters()``, in the optimizer's state and in files."""
+    return f"layer{layer_index}.{name}"
+
+
+def _arrays(model) -> dict[str, np.ndarray]:
+    arrays = {}
+    for i, layer in enumerate(model.layers):
+        for name, p in (layer.params | layer.buffers).items():
+            if not np.all(np.isfinite(p)):
+                raise ValueError(f"layer {i} {type(layer).__name__} {name} holds "
+                                 f"{int(np.sum(~np.isfinite(p)))} non-finite values: not saving "
+                                 f"a broken model")
+            arrays[key(i, name)] = p
+    return arrays
+
+
+def _architecture(model, metadata: dict | None) -> dict:
+    return {
+        "format": FORMAT, "version": FORMAT_VERSION, "dtype": model.dtype.name,
+        "loss": model.loss.config(), "class_names": model.class_names,
+        "layers": [{"type": type(layer).__name__, "config": layer.config()}
+                   for layer in model.layers],
+        "metadata": metadata or {},
+    }
+
+
+def _write(path: Path, arrays: dict[str, np.ndarray]) -> Path:
+    with atomic_open(path) as f:
+        np.savez(f, **arrays)
+    return path
+
+
+def save_model(model, path: str | os.PathLike, metadata: dict | None = None) -> Path:
+    """Writes ``model`` (a :class:`fastnn.Sequential`) to ``path`` (``.npz``) atomically;
+    refuses non-finite weights."""
+    arrays = _arrays(model)
+    arrays["architecture"] = np.array(json.dumps(_architecture(model, metadata)))
+    return _write(Path(path), arrays)
+
+
+def save_checkpoint(path: str | os.PathLike, trainer=None, *, model=None,
+                    optimizer: Optimizer | None = None, epoch: int | None = None,
+                    history: dict | None = None, callbacks=(), metadata: dict | None = None,
+                    interrupted: bool = False) -> Path:
+    """Writes the model, the optimizer's state and the training position to ``path``.
+
+    Give a running :class:`fastnn.training.Trainer` (as ModelCheckpoint does) or the parts:
+    ``model`` (a :class:`fastnn.Sequential`), ``optimizer`` and ``epoch`` (epochs finished).
+    """
+    if trainer is not None:
+        model, optimizer = trainer.model, trainer.optimizer
+        epoch, history = trainer.completed_epochs, trainer.history
+        callbacks, interrupted = trainer.callbacks, trainer.interrupted or trainer._sigint
+    if model is None or optimizer is None or epoch is None:
+        raise ValueError("save_checkpoint needs a trainer, or model, optimizer and epoch")
+    arrays = _arrays(model)
+    config, state = optimizer.state_dict()
+    arrays |= {f"optimizer/{k}": a for k, a in state.items()}
+    arrays["architecture"] = np.array(json.dumps(_architecture(model, metadata)))
+    training = {"epoch": int(epoch), "optimizer": config, "interrupted": bool(interrupted),
+                "history": _jsonable(history or {}),
+                "callbacks": [{"type": type(cb).__name__, "state": cb.state()}
+                              for cb in callbacks if cb.state()]}
+    arrays["training"] = np.array(json.dumps(training))
+    return _write(Path(path), arrays)
+
+
+def _jsonable(history: dict) -> dict:
+    return {k: (v if not isinstance(v, list) else [float(a) for a in v])
+            for k, v in history.items()}
+
+
+
+# --- loading: the file is untrusted input -------------------------------------------------
+
+def _npy_headers(zf: zipfile.ZipFile, max_bytes: int) -> dict[str, tuple[tuple, np.dtype]]:
+    """(shape, dtype) of every member, read from the .npy headers alone."""
+    total = sum(info.file_size for info in zf.infolist())
+    if total > max_bytes:
+        raise ValueError(f"its arrays would take {total:,} bytes unpacked, more than the "
+                         f"limit of {max_bytes:,} (load(..., max_bytes=) raises it)")
+    headers = {}
+    for info in zf.infolist():
+        if not info.filename.endswith(".npy"):
+            raise ValueError(f"member {info.filename!r} is not a .npy array")
+        with zf.open(info) as f:
+            version = np.lib.format.read_magic(f)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, _, dtype = read_header(f)
+        if dtype.hasobject:
+            raise ValueError(f"member {info.filename!r} holds Python objects")
+        if math.prod(shape) * dtype.itemsize > info.file_size:
+            raise ValueError(f"member {info.filename!r} declares {shape} but holds fewer bytes")
+        headers[info.filename[: -len(".npy")]] = (shape, dtype)
+    return headers
+
+
+def _read_architecture(zf: zipfile.ZipFile, headers: dict) -> dict:
+    if "architecture" not in headers:
+        raise ValueError("no fastnn architecture in the file")
+    shape, dtype = headers["architecture"]
+    if shape != () or dtype.kind != "U":
+        raise ValueError(f"the architecture is {dtype}{shape}, not a JSON string")
+    if zf.getinfo("architecture.npy").file_size > MAX_ARCHITECTURE_BYTES:
+        raise ValueError(f"the architecture is larger than {MAX_ARCHITECTURE_BYTES:,} bytes")
+    with zf.open("architecture.npy") as f:
+        text = str(np.lib.format.read_array(f, allow_pickle=False))
+    arch = json.loads(text)
+    _expect(arch, dict, "the architecture")
+    if arch.get("format") != FORMAT:
+        raise ValueError("no fastnn architecture in the file")
+    version = arch.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ValueError(f"the format version is {version!r}, not an integer")
+    if version > FORMAT_VERSION:
+        raise ValueError(f"written by a newer fastnn (format {version})")
+    if arch.get("dtype") not in ("float32", "float64"):
+        raise ValueError(f"dtype is {arch.get('dtype')!r}, not float32 or float64")
+    _expect(arch.get("loss"), dict, "loss")
+    _expect(arch.get("layers"), list, "layers")
+    names = arch.setdefault("class_names", None)
+    if names is not None and not (isinstance(names, list)
+                                  and all(isinstance(n, str) for n in names)):
+        raise ValueError("class_names is not a list of strings")
+    _expect(arch.setdefault("metadata", {}), dict, "metadata")
+    return arch
+
+
+def _expect(value: object, kind: type, what: str) -> None:
+    if not isinstance(value, kind):
+        raise ValueError(f"{what} is a {type(value).__name__}, not a {kind.__name__}")
+
+
+def build_layer(i: int, spec: object) -> Layer:
+    """Layer ``i`` from its saved {"type", "config"}, checked; its arrays not yet allocated."""
+    _expect(spec, dict, f"layer {i}")
+    kind, config = spec.get("type"), spec.get("config", {})
+    if kind not in LAYERS:
+        raise ValueError(f"layer {i} has unknown type {kind!r}")
+    _expect(config, dict, f"layer {i} ({kind}) config")
+    cls = LAYERS[kind]
+    allowed = set(inspect.signature(cls).parameters)
+    for option, value in config.items():
+        if option not in allowed:
+            raise ValueError(f"layer {i} ({kind}) has no option {option!r}")
+        if not isinstance(value, numbers.Real | str):
+            raise ValueError(f"layer {i} ({kind}) {option} is a {type(value).__name__}")
+    try:
+        return cls(**config)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"layer {i}: {e}") from None
+
+
+def read(path: str | os.PathLike, max_bytes: int,
+         training: bool = False) -> tuple[dict, list[Layer], dict[str, np.ndarray], dict]:
+    """(architecture, layers, layer arrays, other arrays) of a model or checkpoint file, every
+    part checked (see the module's docstring); the other arrays, read only with ``training``,
+    are a checkpoint's ``training`` and ``optimizer/...``. Raises ModelFileError, or
+    FileNotFoundError."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no model file at {path}")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            headers = _npy_headers(zf, max_bytes)
+            arch = _read_architecture(zf, headers)
+            layers = [build_layer(i, spec) for i, spec in enumerate(arch["layers"])]
+            expected = {key(i, name): shape for i, layer in enumerate(layers)
+                        for name, shape in layer.shapes().items()}
+            dtype = np.dtype(arch["dtype"])
+            for name, shape in expected.items():
+                if name not in headers:
+                    raise ValueError(f"{name} is missing")
+                if headers[name] != (shape, dtype):
+                    got_shape, got_dtype = headers[name]
+                    raise ValueError(f"{name} is {got_dtype}{got_shape}, expected {dtype}{shape}")
+            extra = sorted(k for k in set(headers) - set(expected) - {"architecture"}
+                           if k != "training" and not k.startswith("optimizer/"))
+            if extra:
+                raise ValueError(f"unexpected arrays {extra}")
+            if "training" in headers and (headers["training"][1].kind != "U" or zf.getinfo(
+                    "training.npy").file_size > MAX_ARCHITECTURE_BYTES * 16):
+                raise ValueError("the training state is not a JSON string of at most 16 MiB")
+            others = {}  # a checkpoint's training state, read only to resume
+            for name in (set(headers) - set(expected) - {"architecture"}) if training else ():
+                with zf.open(f"{name}.npy") as f:
+                    others[name] = np.lib.format.read_array(f, allow_pickle=False)
+            arrays = {}
+            for name in expected:
+                with zf.open(f"{name}.npy") as f:
+                    arrays[name] = np.lib.format.read_array(f, allow_pickle=False)
+                bad = int(np.size(arrays[name]) - np.count_nonzero(np.isfinite(arrays[name])))
+                if bad:
+                    raise ValueError(f"{name} has {bad} non-finite values (NaN or inf)")
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError, TypeError, ValueError,
+            json.JSONDecodeError) as e:
+        if isinstance(e, FileNotFoundError):
+            raise
+        problem = str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
+        raise ModelFileError(f"{path}: not a valid fastnn model ({problem})") from None
+    return arch, layers, arrays, others
+
+
+_FORMAT1_STATE = re.compile(r"(\d+)\.([^/]+)/(\d+)")
+"""An optimizer state array as checkpoints named it before parameters had one key:
+``{layer}.{name}/{slot}`` (now ``layer{layer}.{name}/{slot}``)."""
+
+
+def optimizer_state(others: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Takes a checkpoint's ``optimizer/...`` arrays out of ``others`` (from :func:`read`), as
+    ``{"{key}/{slot}": array}`` for :meth:`fastnn.optim.Optimizer.load_state`; older names
+    (``optimizer/0.w/0``) are given their key (``layer0.w/0``)."""
+    state = {}
+    for name in [n for n in others if n.startswith("optimizer/")]:
+        short = name.removeprefix("optimizer/")
+        old = _FORMAT1_STATE.fullmatch(short)
+        if old:
+            short = f"{key(int(old[1]), old[2])}/{old[3]}"
+        if short in state:
+            raise ValueError(f"optimizer state {short!r} is in the file twice, under the old "
+                             f"name and the new one")
+        state[short] = others.pop(name)
+    return state
