@@ -6,11 +6,13 @@
 Needs the ``onnx`` package (``pip install 'fastnn[onnx]'``). The graph takes ``input`` (N, ...)
 with any batch size and gives ``logits`` (N, K), and, with ``probabilities=True``, also
 ``probabilities``: what ``model.predict`` returns (softmax; the sigmoid of a binary
-cross-entropy model, with P(class 0) and P(class 1) for one output). Layers map one to one:
-Dense to Gemm, Conv2D to Conv, the pools to MaxPool/AveragePool/GlobalAveragePool (+ Flatten),
-BatchNorm1D/2D to BatchNormalization with the running statistics, ReLU/Sigmoid/Tanh to
-Relu/Sigmoid/Tanh, Flatten to Flatten; Dropout is the identity at inference and is left out.
-The class names and the model's metadata travel in the file's ``metadata_props``.
+cross-entropy model, with P(class 0) and P(class 1) for one output). Each layer type writes its
+own nodes (:meth:`fastnn.layers.Layer.onnx_nodes`, into a :class:`Graph`): Dense to Gemm,
+Conv2D to Conv, the pools to MaxPool/AveragePool/GlobalAveragePool (+ Flatten), BatchNorm1D/2D
+to BatchNormalization with the running statistics, ReLU/Sigmoid/Tanh to Relu/Sigmoid/Tanh,
+Flatten to Flatten; Dropout is the identity at inference and is left out. A layer type without
+``onnx_nodes`` is refused, by name, before anything is written. The class names and the
+model's metadata travel in the file's ``metadata_props``.
 """
 
 from __future__ import annotations
@@ -22,25 +24,13 @@ from pathlib import Path
 import numpy as np
 
 from ._io import atomic_open
-from .layers import (
-    AvgPool2D,
-    BatchNorm1D,
-    BatchNorm2D,
-    Conv2D,
-    Dense,
-    Dropout,
-    Flatten,
-    GlobalAvgPool2D,
-    MaxPool2D,
-    ReLU,
-    Sigmoid,
-    Tanh,
-)
+from .layers import LAYERS, BatchNorm1D, BatchNorm2D, Conv2D, Dense, Flatten, declares
 from .model import Sequential
 
 OPSET = 17
-SUPPORTED = (Dense, Conv2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D, BatchNorm1D, BatchNorm2D,
-             ReLU, Sigmoid, Tanh, Flatten, Dropout)
+SUPPORTED = tuple(cls for cls in LAYERS.values() if declares(cls, "onnx_nodes"))
+"""fastnn's own layer types that export (all of them); any other Layer subclass exports
+when it defines ``onnx_nodes``."""
 
 
 def _onnx():
@@ -50,6 +40,45 @@ def _onnx():
         raise ImportError("ONNX export needs the onnx package: pip install 'fastnn[onnx]'"
                           ) from None
     return onnx
+
+
+class Graph:
+    """The ONNX graph being built, as a layer's :meth:`~fastnn.layers.Layer.onnx_nodes` sees
+    it: :meth:`node` and :meth:`const` name what they add after the layer (``layer3.Conv``,
+    ``layer3.w``, output ``layer3.out``). ``helper`` and ``numpy_helper`` are onnx's, for
+    what these two do not cover; ``dtype`` is the exported dtype."""
+
+    def __init__(self, helper, numpy_helper, dtype: np.dtype) -> None:
+        self.helper, self.numpy_helper, self.dtype = helper, numpy_helper, dtype
+        self.nodes: list = []
+        self.initializers: list = []
+        self.index = 0  # the layer being exported
+
+    def const(self, name: str, array: np.ndarray) -> str:
+        """Adds ``array`` (in the exported dtype) as an initializer; returns its name."""
+        name = f"layer{self.index}.{name}"
+        self.initializers.append(
+            self.numpy_helper.from_array(np.ascontiguousarray(array, self.dtype), name))
+        return name
+
+    def node(self, op: str, inputs: list[str], out: str = "out", **attributes) -> str:
+        """Adds an ``op`` node named ``layer{i}.{op}`` (so a layer adds at most one node of
+        each op) with the output ``layer{i}.{out}``; returns the output's name."""
+        i = self.index
+        out = f"layer{i}.{out}"
+        self.nodes.append(self.helper.make_node(op, inputs, [out], name=f"layer{i}.{op}",
+                                                **attributes))
+        return out
+
+
+def _refuse_unsupported(model: Sequential) -> None:
+    for i, layer in enumerate(model.layers):
+        if not declares(layer, "onnx_nodes"):
+            names = ", ".join(cls.__name__ for cls in SUPPORTED)
+            name = type(layer).__name__
+            raise ValueError(f"layer {i} {name} cannot be exported to ONNX; supported layers: "
+                             f"{names} (a layer type of your own exports when it defines "
+                             f"onnx_nodes(graph, x))")
 
 
 def input_shape_of(model: Sequential) -> tuple[int | str, ...]:
@@ -87,11 +116,7 @@ def to_onnx_model(model: Sequential, input_shape: tuple[int | str, ...] | None =
     if isinstance(opset, bool) or not isinstance(opset, int) or not 13 <= opset <= newest:
         raise ValueError(f"opset must be an integer from 13 to {newest} (this onnx), "
                          f"got {opset!r}")
-    for i, layer in enumerate(model.layers):
-        if type(layer) not in SUPPORTED:
-            names = ", ".join(cls.__name__ for cls in SUPPORTED)
-            raise ValueError(f"layer {i} {type(layer).__name__} cannot be exported to ONNX; "
-                             f"supported layers: {names}")
+    _refuse_unsupported(model)
     if input_shape is None:
         input_shape = input_shape_of(model)
     input_shape = tuple(input_shape)
@@ -101,52 +126,22 @@ def to_onnx_model(model: Sequential, input_shape: tuple[int | str, ...] | None =
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64, got {dtype}")
     elem = TensorProto.FLOAT if dtype == np.float32 else TensorProto.DOUBLE
-    nodes, inits = [], []
+    graph = Graph(helper, numpy_helper, dtype)
     x = "input"
-
-    def const(name: str, a: np.ndarray) -> str:
-        inits.append(numpy_helper.from_array(np.ascontiguousarray(a, dtype), name))
-        return name
-
-    def node(op: str, inputs: list[str], i: int, out: str | None = None, **attrs) -> str:
-        out = out or f"layer{i}.out"
-        nodes.append(helper.make_node(op, inputs, [out], name=f"layer{i}.{op}", **attrs))
-        return out
-
     for i, layer in enumerate(model.layers):
-        p = {**layer.params, **layer.buffers}
-        if isinstance(layer, Dense):
-            x = node("Gemm", [x, const(f"layer{i}.w", p["w"]), const(f"layer{i}.b", p["b"])],
-                     i, transB=1)
-        elif isinstance(layer, Conv2D):
-            k, s, pad = layer.kernel_size, layer.stride, layer.padding
-            x = node("Conv", [x, const(f"layer{i}.w", p["w"]), const(f"layer{i}.b", p["b"])],
-                     i, kernel_shape=[k, k], strides=[s, s], pads=[pad] * 4)
-        elif isinstance(layer, (MaxPool2D, AvgPool2D)):
-            op = "MaxPool" if isinstance(layer, MaxPool2D) else "AveragePool"
-            x = node(op, [x], i, kernel_shape=[layer.size] * 2, strides=[layer.stride] * 2)
-        elif isinstance(layer, GlobalAvgPool2D):
-            x = node("GlobalAveragePool", [x], i, out=f"layer{i}.pooled")
-            x = node("Flatten", [x], i, axis=1)
-        elif isinstance(layer, (BatchNorm1D, BatchNorm2D)):
-            names = [const(f"layer{i}.{n}", p[n])
-                     for n in ("gamma", "beta", "running_mean", "running_var")]
-            x = node("BatchNormalization", [x, *names], i, epsilon=layer.eps)
-        elif isinstance(layer, (ReLU, Sigmoid, Tanh)):
-            x = node({ReLU: "Relu", Sigmoid: "Sigmoid", Tanh: "Tanh"}[type(layer)], [x], i)
-        elif isinstance(layer, Flatten):
-            x = node("Flatten", [x], i, axis=1)
-        # Dropout: the identity at inference
+        graph.index = i
+        x = layer.onnx_nodes(graph, x)
+    nodes, inits = graph.nodes, graph.initializers
     nodes.append(helper.make_node("Identity", [x], ["logits"], name="logits"))
     outputs = [helper.make_tensor_value_info("logits", elem, ["N", None])]
     if probabilities:
         _probability_nodes(model, dtype, nodes, inits, helper, numpy_helper)
         outputs.append(helper.make_tensor_value_info("probabilities", elem, ["N", None]))
-    graph = helper.make_graph(
+    onnx_graph = helper.make_graph(
         nodes, "fastnn", [helper.make_tensor_value_info("input", elem, ["N", *input_shape])],
         outputs, inits)
     opsets = [helper.make_opsetid("", opset)]
-    proto = helper.make_model(graph, opset_imports=opsets, producer_name="fastnn",
+    proto = helper.make_model(onnx_graph, opset_imports=opsets, producer_name="fastnn",
                               producer_version=_version(),
                               ir_version=helper.find_min_ir_version_for(opsets))
     proto.doc_string = repr(model)
@@ -207,4 +202,4 @@ def to_onnx(model: Sequential, path: str | os.PathLike,
     return path
 
 
-__all__ = ["OPSET", "SUPPORTED", "input_shape_of", "to_onnx", "to_onnx_model"]
+__all__ = ["OPSET", "SUPPORTED", "Graph", "input_shape_of", "to_onnx", "to_onnx_model"]

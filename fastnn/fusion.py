@@ -1,5 +1,15 @@
 """Which runs of layers one kernel call does: a pattern table, turned into a plan per model.
 
+The table maps layer-type sequences to steps. The built-in patterns are registered below like
+any other; a user adds one with :func:`register` (and takes it back with :func:`unregister`)::
+
+    class ConvTanh(fusion.Step): ...            # forward(x, training), backward(dy)
+    fusion.register((fn.Conv2D, fn.Tanh), ConvTanh)
+
+At each layer the longest registered pattern that matches wins (two patterns of one length
+cannot both match). A model reads the table when it builds its plan, on first use and again
+when its layers change: register a pattern before the models that should use it run.
+
 A fused step computes exactly what its layers compute one after another (the tests check
 this), in fewer passes over the activations: a ReLU after a Conv2D or Dense runs in that
 layer's output loop, a max-pool reads the convolution's output from a per-sample scratch
@@ -13,15 +23,14 @@ writes the layers' gradients; :class:`Single` runs any other layer on its own.
 Every convolution runs in a :class:`ConvStep`, which asks the backend once per per-sample input
 shape (so ``predict`` on any batch size reuses it) which algorithm the forward and the backward
 pass use (``conv2d_algorithm``: direct, winograd, gemm or im2col, see
-``fastnn.kernels.numba.conv``),
-passes it to every kernel call and shows it in the plan.
+``fastnn.kernels.numba.conv``), passes it to every kernel call and shows it in the plan.
 
     >>> print(model.plan)        # one line per kernel call
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -227,15 +236,72 @@ class ConvReLUBatchNormMaxPool(ConvReLUBatchNorm):
         return super().backward(self.layers[3].backward(dy))
 
 
-PATTERNS: tuple[tuple[tuple[type[Layer], ...], type[Step]], ...] = (
-    ((Conv2D, ReLU, BatchNorm2D, MaxPool2D), ConvReLUBatchNormMaxPool),
-    ((Conv2D, ReLU, MaxPool2D), ConvReLUMaxPool),
-    ((Conv2D, ReLU, BatchNorm2D), ConvReLUBatchNorm),
-    ((Conv2D, ReLU), ConvReLU),
-    ((Dense, ReLU), DenseReLU),
-    ((Conv2D,), Conv),
-)
-"""Layer sequences and the step that runs them; the first (longest) match wins."""
+Pattern = tuple[type[Layer], ...]
+StepFactory = Callable[..., Step]
+
+_table: dict[Pattern, StepFactory] = {}
+
+
+def _pattern(pattern: object) -> Pattern:
+    """``pattern`` as a tuple of Layer subclasses, or a ValueError that says what is wrong."""
+    if not isinstance(pattern, Sequence) or isinstance(pattern, str):
+        raise ValueError(f"a fusion pattern is a sequence of layer types, got {pattern!r}")
+    pattern = tuple(pattern)
+    if not pattern:
+        raise ValueError("a fusion pattern needs at least one layer type, got ()")
+    for kind in pattern:
+        if not (isinstance(kind, type) and issubclass(kind, Layer)):
+            raise ValueError(f"fusion pattern {_names(pattern)}: {_name(kind)} is not a Layer "
+                             "subclass")
+    return pattern
+
+
+def _name(kind: object) -> str:
+    return kind.__name__ if isinstance(kind, type) else repr(kind)
+
+
+def _names(pattern: Pattern) -> str:
+    return " + ".join(map(_name, pattern))
+
+
+def register(pattern: Sequence[type[Layer]], step_factory: StepFactory) -> StepFactory:
+    """Adds ``pattern`` (a sequence of layer types, matched by exact type) to the table:
+    ``step_factory(*layers)`` (a :class:`Step` subclass, typically) makes the step that runs
+    the matched layers. Returns ``step_factory``. A pattern already in the table, a pattern
+    that is not a non-empty sequence of Layer subclasses, or a factory that cannot be called
+    is a ValueError."""
+    pattern = _pattern(pattern)
+    if not callable(step_factory):
+        raise ValueError(f"fusion pattern {_names(pattern)}: the step factory must be callable "
+                         f"(a Step subclass), got {step_factory!r}")
+    if pattern in _table:
+        raise ValueError(f"fusion pattern {_names(pattern)} is already registered (to "
+                         f"{getattr(_table[pattern], '__name__', _table[pattern])!r}); "
+                         "unregister it first")
+    _table[pattern] = step_factory
+    return step_factory
+
+
+def unregister(pattern: Sequence[type[Layer]]) -> StepFactory:
+    """Takes ``pattern`` out of the table; returns its step factory (a KeyError if absent)."""
+    pattern = _pattern(pattern)
+    if pattern not in _table:
+        raise KeyError(f"fusion pattern {_names(pattern)} is not registered")
+    return _table.pop(pattern)
+
+
+def patterns() -> list[tuple[Pattern, StepFactory]]:
+    """The table as (pattern, step factory) pairs, longest pattern first: the order in which
+    :func:`build_plan` tries them."""
+    return sorted(_table.items(), key=lambda item: -len(item[0]))
+
+
+register((Conv2D, ReLU, BatchNorm2D, MaxPool2D), ConvReLUBatchNormMaxPool)
+register((Conv2D, ReLU, MaxPool2D), ConvReLUMaxPool)
+register((Conv2D, ReLU, BatchNorm2D), ConvReLUBatchNorm)
+register((Conv2D, ReLU), ConvReLU)
+register((Dense, ReLU), DenseReLU)
+register((Conv2D,), Conv)
 
 
 class Plan(list):
@@ -255,16 +321,16 @@ class Plan(list):
 
 
 def build_plan(layers: Sequence[Layer], fuse: bool = True) -> Plan:
-    """Groups ``layers`` into steps by :data:`PATTERNS` (or one step per layer)."""
+    """Groups ``layers`` into steps by the registered patterns (or one step per layer)."""
+    table = patterns() if fuse else []
     steps, starts, i = [], [], 0
     while i < len(layers):
         step = Single(layers[i])
-        if fuse:
-            for pattern, step_type in PATTERNS:
-                kinds = tuple(type(layer) for layer in layers[i : i + len(pattern)])
-                if kinds == pattern:
-                    step = step_type(*layers[i : i + len(pattern)])
-                    break
+        for pattern, step_factory in table:
+            kinds = tuple(type(layer) for layer in layers[i : i + len(pattern)])
+            if kinds == pattern:
+                step = step_factory(*layers[i : i + len(pattern)])
+                break
         steps.append(step)
         starts.append(i)
         i += len(step.layers)

@@ -4,10 +4,20 @@ A layer works on batches: ``forward(x, training)`` keeps what ``backward(dy)`` n
 ``backward`` fills ``grads`` (same keys as ``params``) and returns the gradient for its input.
 Shapes in docstrings leave out the batch axis N that comes first. Layers know nothing of
 fusion: :mod:`fastnn.fusion` decides which runs of layers one kernel call does.
+
+Each layer type also declares, next to its definition, what the rest of fastnn reads about it
+(the layer contract, see :class:`Layer`): :meth:`~Layer.output_shape`, :meth:`~Layer.flops`
+(``model.summary()`` and the bench's arithmetic), :meth:`~Layer.onnx_nodes`
+(:mod:`fastnn.export`) and :meth:`~Layer.torch_module` (:func:`fastnn.zoo.to_torch`, the
+PyTorch twin the bench compares with). A new layer type is one class here, added to
+:data:`LAYERS` so that saved models can name it. A contract method it does not define is
+never guessed: the summary shows "?" FLOPs and names it, export and ``to_torch`` refuse it
+by name.
 """
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -25,7 +35,16 @@ class Layer:
     Arrays are allocated when first used (as ``reset(default_rng(0), float32)``) or when a
     model resets its layers, so a layer can be built and checked against a saved file
     without allocating what its configuration claims.
+
+    The contract, besides ``forward`` and ``backward``: :meth:`output_shape` (the default
+    keeps the shape), :meth:`flops`, :meth:`onnx_nodes` and :meth:`torch_module`. The last
+    three have no default: a layer type that leaves one out shows "?" FLOPs in the summary
+    and cannot be exported or converted to PyTorch (the error names it).
     """
+
+    multiply_adds = False
+    """True when the layer's FLOPs are multiply-adds with its weights (Dense, Conv2D): the
+    bench's arithmetic (:func:`fastnn.zoo.layer_flops`) counts only these layers."""
 
     def __init__(self) -> None:
         self._params: dict[str, np.ndarray] | None = None
@@ -70,6 +89,23 @@ class Layer:
         """Per-sample output shape for a per-sample input shape; raises on a mismatch."""
         return shape
 
+    def flops(self, in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> int:
+        """Floating-point operations of one sample's forward pass (a multiply-add counts 2),
+        given the per-sample input shape and the output shape :meth:`output_shape` gave."""
+        raise NotImplementedError(f"{type(self).__name__} declares no flops()")
+
+    def onnx_nodes(self, graph, x: str) -> str:
+        """Adds the layer's inference to an ONNX graph: ``graph`` is a
+        :class:`fastnn.export.Graph` (``graph.node(op, inputs, **attributes)`` adds a node,
+        ``graph.const(name, array)`` an initializer, both named after the layer), ``x`` the
+        name of the input tensor. Returns the name of the output tensor."""
+        raise NotImplementedError(f"{type(self).__name__} declares no onnx_nodes()")
+
+    def torch_module(self, nn, params: dict):
+        """The same layer in PyTorch: ``nn`` is the ``torch.nn`` module, ``params`` the
+        layer's params and buffers as torch tensors (copies, by the same keys)."""
+        raise NotImplementedError(f"{type(self).__name__} declares no torch_module()")
+
     def config(self) -> dict:
         """Constructor arguments, saved as JSON with the model."""
         return {}
@@ -80,6 +116,13 @@ class Layer:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
         return f"{type(self).__name__}({args})"
+
+
+def declares(layer: Layer | type[Layer], method: str) -> bool:
+    """Whether a layer (or layer type) defines ``method`` of the contract (``"flops"``,
+    ``"onnx_nodes"`` or ``"torch_module"``), itself or through a parent other than Layer."""
+    cls = layer if isinstance(layer, type) else type(layer)
+    return getattr(cls, method) is not getattr(Layer, method)
 
 
 class ShapeError(ValueError):
@@ -97,6 +140,8 @@ def _int(layer: str, name: str, value: object, minimum: int) -> int:
 
 class Dense(Layer):
     """Fully connected: (in_features,) -> (out_features,), y = x @ w.T + b."""
+
+    multiply_adds = True
 
     def __init__(self, in_features: int, out_features: int, init="he") -> None:
         super().__init__()
@@ -127,6 +172,18 @@ class Dense(Layer):
             raise _want(self, f"(N, {self.in_features})", shape)
         return (self.out_features,)
 
+    def flops(self, in_shape, out_shape):
+        return 2 * self.in_features * self.out_features
+
+    def onnx_nodes(self, graph, x):
+        w, b = graph.const("w", self.params["w"]), graph.const("b", self.params["b"])
+        return graph.node("Gemm", [x, w, b], transB=1)
+
+    def torch_module(self, nn, params):
+        m = nn.Linear(self.in_features, self.out_features)
+        m.weight.data, m.bias.data = params["w"], params["b"]
+        return m
+
     def config(self):
         cfg = {"in_features": self.in_features, "out_features": self.out_features}
         return cfg | ({"init": self.init} if isinstance(self.init, str) else {})
@@ -137,6 +194,8 @@ class Conv2D(Layer):
 
     ``padding="same"`` keeps H and W (odd kernels, stride 1, as in PyTorch).
     """
+
+    multiply_adds = True
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
                  padding: int | str = 0, init="he") -> None:
@@ -189,6 +248,20 @@ class Conv2D(Layer):
             raise _want(self, f"(N, {self.in_channels}, H, W) with H, W >= {k - 2 * p}", shape)
         return (self.out_channels,) + geometry.out_hw(shape[1], shape[2], k, k, s, p)
 
+    def flops(self, in_shape, out_shape):
+        return 2 * self.in_channels * self.kernel_size ** 2 * math.prod(out_shape)
+
+    def onnx_nodes(self, graph, x):
+        k, s, p = self.kernel_size, self.stride, self.padding
+        w, b = graph.const("w", self.params["w"]), graph.const("b", self.params["b"])
+        return graph.node("Conv", [x, w, b], kernel_shape=[k, k], strides=[s, s], pads=[p] * 4)
+
+    def torch_module(self, nn, params):
+        m = nn.Conv2d(self.in_channels, self.out_channels, self.kernel_size, self.stride,
+                      self.padding)
+        m.weight.data, m.bias.data = params["w"], params["b"]
+        return m
+
     def config(self):
         cfg = {"in_channels": self.in_channels, "out_channels": self.out_channels,
                "kernel_size": self.kernel_size, "stride": self.stride,
@@ -211,6 +284,12 @@ class _Pool2D(Layer):
         return (shape[0],) + geometry.out_hw(shape[1], shape[2], self.size, self.size,
                                              self.stride)
 
+    def flops(self, in_shape, out_shape):
+        return self.size ** 2 * math.prod(out_shape)
+
+    def _onnx_pool(self, graph, x, op):
+        return graph.node(op, [x], kernel_shape=[self.size] * 2, strides=[self.stride] * 2)
+
     def config(self):
         return {"size": self.size, "stride": self.stride}
 
@@ -226,6 +305,12 @@ class MaxPool2D(_Pool2D):
     def backward(self, dy):
         return kernels().maxpool2d_backward(dy, self.argmax, self.x_shape)
 
+    def onnx_nodes(self, graph, x):
+        return self._onnx_pool(graph, x, "MaxPool")
+
+    def torch_module(self, nn, params):
+        return nn.MaxPool2d(self.size, self.stride)
+
 
 class AvgPool2D(_Pool2D):
     """Average pooling: (C, H, W) -> (C, OH, OW)."""
@@ -236,6 +321,12 @@ class AvgPool2D(_Pool2D):
 
     def backward(self, dy):
         return kernels().avgpool2d_backward(dy, self.x_shape, self.size, self.stride)
+
+    def onnx_nodes(self, graph, x):
+        return self._onnx_pool(graph, x, "AveragePool")
+
+    def torch_module(self, nn, params):
+        return nn.AvgPool2d(self.size, self.stride)
 
 
 class GlobalAvgPool2D(Layer):
@@ -252,6 +343,16 @@ class GlobalAvgPool2D(Layer):
         if len(shape) != 3:
             raise _want(self, "(N, C, H, W)", shape)
         return (shape[0],)
+
+    def flops(self, in_shape, out_shape):
+        return math.prod(in_shape)
+
+    def onnx_nodes(self, graph, x):
+        pooled = graph.node("GlobalAveragePool", [x], out="pooled")
+        return graph.node("Flatten", [pooled], axis=1)
+
+    def torch_module(self, nn, params):
+        return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
 
 
 class _BatchNorm(Layer):
@@ -318,6 +419,21 @@ class _BatchNorm(Layer):
             raise _want(self, f"(N, {self.channels}{dims})", shape)
         return shape
 
+    def flops(self, in_shape, out_shape):
+        return 2 * math.prod(out_shape)
+
+    def onnx_nodes(self, graph, x):
+        arrays = self.params | self.buffers
+        names = [graph.const(n, arrays[n]) for n in ("gamma", "beta", "running_mean",
+                                                     "running_var")]
+        return graph.node("BatchNormalization", [x, *names], epsilon=self.eps)
+
+    def _torch_batchnorm(self, cls, params):
+        m = cls(self.channels, eps=self.eps, momentum=self.momentum)
+        m.weight.data, m.bias.data = params["gamma"], params["beta"]
+        m.running_mean.data, m.running_var.data = params["running_mean"], params["running_var"]
+        return m
+
     def config(self):
         return {"channels": self.channels, "momentum": self.momentum, "eps": self.eps}
 
@@ -327,14 +443,37 @@ class BatchNorm2D(_BatchNorm):
 
     rank = 3
 
+    def torch_module(self, nn, params):
+        return self._torch_batchnorm(nn.BatchNorm2d, params)
+
 
 class BatchNorm1D(_BatchNorm):
     """Batch normalization of (features,) inputs: statistics per feature over the batch."""
 
     rank = 1
 
+    def torch_module(self, nn, params):
+        return self._torch_batchnorm(nn.BatchNorm1d, params)
 
-class ReLU(Layer):
+
+class _Activation(Layer):
+    """An elementwise function: one operation per value, one ONNX node (``onnx_op``)."""
+
+    onnx_op = ""
+
+    def flops(self, in_shape, out_shape):
+        return math.prod(out_shape)
+
+    def onnx_nodes(self, graph, x):
+        return graph.node(self.onnx_op, [x])
+
+
+class ReLU(_Activation):
+    onnx_op = "Relu"
+
+    def torch_module(self, nn, params):
+        return nn.ReLU()
+
     def forward(self, x, training=False):
         self.x = x
         return kernels().relu_forward(x)
@@ -343,7 +482,12 @@ class ReLU(Layer):
         return kernels().relu_backward(dy, self.x)
 
 
-class Sigmoid(Layer):
+class Sigmoid(_Activation):
+    onnx_op = "Sigmoid"
+
+    def torch_module(self, nn, params):
+        return nn.Sigmoid()
+
     def forward(self, x, training=False):
         self.y = kernels().sigmoid_forward(x)
         return self.y
@@ -352,7 +496,12 @@ class Sigmoid(Layer):
         return kernels().sigmoid_backward(dy, self.y)
 
 
-class Tanh(Layer):
+class Tanh(_Activation):
+    onnx_op = "Tanh"
+
+    def torch_module(self, nn, params):
+        return nn.Tanh()
+
     def forward(self, x, training=False):
         self.y = kernels().tanh_forward(x)
         return self.y
@@ -373,6 +522,15 @@ class Flatten(Layer):
 
     def output_shape(self, shape):
         return (int(np.prod(shape)),)
+
+    def flops(self, in_shape, out_shape):
+        return 0
+
+    def onnx_nodes(self, graph, x):
+        return graph.node("Flatten", [x], axis=1)
+
+    def torch_module(self, nn, params):
+        return nn.Flatten()
 
 
 class Dropout(Layer):
@@ -398,6 +556,15 @@ class Dropout(Layer):
 
     def config(self):
         return {"p": self.p}
+
+    def flops(self, in_shape, out_shape):
+        return 0
+
+    def onnx_nodes(self, graph, x):
+        return x  # the identity at inference
+
+    def torch_module(self, nn, params):
+        return nn.Dropout(self.p)
 
 
 LAYERS = {cls.__name__: cls for cls in (Dense, Conv2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D,

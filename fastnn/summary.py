@@ -1,41 +1,14 @@
-"""``model.summary()``: the layers as a table, like Keras's, with FLOPs and the kernel plan."""
+"""``model.summary()``: the layers as a table, like Keras's, with FLOPs and the kernel plan.
+
+Each row is what the layer declares (:class:`fastnn.layers.Layer`): ``output_shape`` and
+``flops``; a layer type that declares no ``flops`` shows "?" and is named under the table.
+"""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
-from .layers import (
-    AvgPool2D,
-    BatchNorm1D,
-    BatchNorm2D,
-    Conv2D,
-    Dense,
-    Dropout,
-    Flatten,
-    GlobalAvgPool2D,
-    Layer,
-    MaxPool2D,
-    ShapeError,
-)
-
-
-def flops(layer: Layer, in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> int:
-    """Floating-point operations of one sample's forward pass (a multiply-add counts 2)."""
-    n_in, n_out = math.prod(in_shape), math.prod(out_shape)
-    if isinstance(layer, Dense):
-        return 2 * layer.in_features * layer.out_features
-    if isinstance(layer, Conv2D):
-        return 2 * layer.in_channels * layer.kernel_size ** 2 * n_out
-    if isinstance(layer, MaxPool2D | AvgPool2D):
-        return layer.size ** 2 * n_out
-    if isinstance(layer, GlobalAvgPool2D):
-        return n_in
-    if isinstance(layer, BatchNorm1D | BatchNorm2D):
-        return 2 * n_out
-    if isinstance(layer, Flatten | Dropout):
-        return 0
-    return n_out  # activations: one operation per value
+from .layers import Dense, ShapeError, declares
 
 
 def _default_input(model) -> tuple[int, ...] | None:
@@ -75,6 +48,7 @@ def summary_table(model, input_shape: Sequence[int] | None = None) -> Summary:
         for j in range(1, len(step.layers)):
             kernel[start + j] = "  (same call)"
     rows, total_params, total_flops, buffers = [], 0, 0, 0
+    undeclared = None  # the first layer without flops(), for the total's line
     for i, layer in enumerate(model.layers):
         params = sum(p.size for p in layer.params.values())
         buffers += sum(b.size for b in layer.buffers.values())
@@ -84,8 +58,11 @@ def summary_table(model, input_shape: Sequence[int] | None = None) -> Summary:
                 out = layer.output_shape(shape)
             except ShapeError as e:
                 raise ShapeError(f"layer {i} {e}") from None
-            f = flops(layer, shape, out)
-            total_flops += f
+            if declares(layer, "flops"):
+                f = layer.flops(shape, out)
+                total_flops += f
+            elif undeclared is None:
+                undeclared = f"layer {i} {type(layer).__name__} declares no flops()"
             if hasattr(steps.get(i), "lookup"):  # a convolution: its algorithms for this input
                 kernel[i] = steps[i].label_for(steps[i].lookup(shape))
         args = ", ".join(str(v) for k, v in layer.config().items() if k != "init")
@@ -105,7 +82,8 @@ def summary_table(model, input_shape: Sequence[int] | None = None) -> Summary:
     text = [line(head), rule, *map(line, rows), rule,
             f"parameters: {total_params:,} ({total_params * model.dtype.itemsize / 1024:,.1f} KiB"
             f" of {model.dtype})" + (f", plus {buffers:,} buffer values" if buffers else ""),
-            "FLOPs per sample, forward: " + (_count(total_flops) if known
-                                              else "? (give summary(input_shape=...))"),
+            "FLOPs per sample, forward: " + (
+                "? (give summary(input_shape=...))" if not known
+                else f"? ({undeclared})" if undeclared else _count(total_flops)),
             f"kernel calls per forward pass: {len(model.plan)} (fused: {model.fuse})"]
     return Summary("\n".join(text))

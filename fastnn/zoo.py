@@ -12,22 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import models
-from .layers import (
-    AvgPool2D,
-    BatchNorm1D,
-    BatchNorm2D,
-    Conv2D,
-    Dense,
-    Dropout,
-    Flatten,
-    GlobalAvgPool2D,
-    MaxPool2D,
-    ReLU,
-    Sigmoid,
-    Tanh,
-)
+from .layers import declares
 from .model import Sequential
-from .summary import flops
 
 
 @dataclass(frozen=True)
@@ -68,12 +54,13 @@ def get(name: str) -> Net:
 
 
 def layer_flops(model: Sequential, sample_shape: tuple[int, ...]) -> list[int]:
-    """Forward FLOPs per sample of each layer, counting the multiply-adds of Conv2D and Dense
-    only (the arithmetic that dominates; the summary's count of the rest is left out)."""
+    """Forward FLOPs per sample of each layer, counting only the layers whose FLOPs are
+    multiply-adds with weights (``multiply_adds``: Conv2D and Dense, the arithmetic that
+    dominates; the summary's count of the rest is left out)."""
     counts, shape = [], tuple(sample_shape)
     for layer in model.layers:
         out = layer.output_shape(shape)
-        counts.append(flops(layer, shape, out) if isinstance(layer, Conv2D | Dense) else 0)
+        counts.append(layer.flops(shape, out) if layer.multiply_adds else 0)
         shape = out
     return counts
 
@@ -86,34 +73,18 @@ def train_flops(model: Sequential, sample_shape: tuple[int, ...]) -> int:
 
 
 def to_torch(model: Sequential):
-    """The same network in PyTorch, with the same weights (and running statistics)."""
+    """The same network in PyTorch, with the same weights (and running statistics): each
+    layer's :meth:`~fastnn.layers.Layer.torch_module`. A layer type without one is a
+    ValueError that names it."""
     import torch
     from torch import nn
 
-    def convert(layer):
-        p = {k: torch.from_numpy(v.copy()) for k, v in (layer.params | layer.buffers).items()}
-        if isinstance(layer, Conv2D):
-            m = nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size,
-                          layer.stride, layer.padding)
-            m.weight.data, m.bias.data = p["w"], p["b"]
-        elif isinstance(layer, Dense):
-            m = nn.Linear(layer.in_features, layer.out_features)
-            m.weight.data, m.bias.data = p["w"], p["b"]
-        elif isinstance(layer, BatchNorm1D | BatchNorm2D):
-            cls = nn.BatchNorm2d if isinstance(layer, BatchNorm2D) else nn.BatchNorm1d
-            m = cls(layer.channels, eps=layer.eps, momentum=layer.momentum)
-            m.weight.data, m.bias.data = p["gamma"], p["beta"]
-            m.running_mean.data, m.running_var.data = p["running_mean"], p["running_var"]
-        elif isinstance(layer, MaxPool2D | AvgPool2D):
-            cls = nn.MaxPool2d if isinstance(layer, MaxPool2D) else nn.AvgPool2d
-            m = cls(layer.size, layer.stride)
-        elif isinstance(layer, GlobalAvgPool2D):
-            m = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        elif isinstance(layer, Dropout):
-            m = nn.Dropout(layer.p)
-        else:
-            m = {ReLU: nn.ReLU, Sigmoid: nn.Sigmoid, Tanh: nn.Tanh, Flatten: nn.Flatten}[
-                type(layer)]()
-        return m
-
-    return nn.Sequential(*[convert(layer) for layer in model.layers])
+    for i, layer in enumerate(model.layers):
+        if not declares(layer, "torch_module"):
+            name = type(layer).__name__
+            raise ValueError(f"layer {i} {name} has no PyTorch twin: {name} declares no "
+                             "torch_module(nn, params)")
+    return nn.Sequential(*[
+        layer.torch_module(nn, {k: torch.from_numpy(v.copy())
+                                for k, v in (layer.params | layer.buffers).items()})
+        for layer in model.layers])

@@ -1,10 +1,11 @@
-"""The fusion table: which layers run as one step, and that fused steps compute what the
-layers compute one after another."""
+"""The fusion table: which layers run as one step, that fused steps compute what the
+layers compute one after another, and patterns a user registers."""
 
 import numpy as np
 import pytest
 
 import fastnn as fn
+from fastnn import fusion
 from fastnn.fusion import (
     ConvReLU,
     ConvReLUBatchNorm,
@@ -12,6 +13,7 @@ from fastnn.fusion import (
     ConvReLUMaxPool,
     DenseReLU,
     Single,
+    Step,
 )
 
 
@@ -129,3 +131,74 @@ def test_backward_after_an_inference_pass_is_a_named_error():
     with pytest.raises(RuntimeError, match=r"BatchNorm2D.*backward needs a forward pass in "
                                            r"training mode"):
         model.backward(np.ones_like(out))
+
+
+# --- patterns a user registers ---------------------------------------------------------------
+
+
+class Chain(Step):
+    """A user's step: runs its layers one after another (what a fused kernel must equal)."""
+
+    kernel = "chain"
+
+    def forward(self, x, training):
+        for layer in self.layers:
+            x = layer.forward(x, training)
+        return x
+
+    def backward(self, dy):
+        for layer in reversed(self.layers):
+            dy = layer.backward(dy)
+        return dy
+
+
+@pytest.fixture
+def register():
+    """fusion.register, with every pattern a test adds taken out again afterwards."""
+    before = fusion.patterns()
+    added = []
+
+    def add(pattern, factory):
+        fusion.register(pattern, factory)
+        added.append(pattern)
+
+    yield add
+    for pattern in added:
+        fusion.unregister(pattern)
+    assert fusion.patterns() == before
+
+
+def test_a_registered_pattern_changes_the_plan_and_the_longest_match_wins(register):
+    layers = [fn.Dense(4, 6), fn.Tanh(), fn.Dense(6, 5), fn.ReLU(), fn.Dense(5, 3)]
+    before = fn.Sequential(layers, seed=0)
+    assert [type(s) for s in before.plan] == [Single, Single, DenseReLU, Single]
+    register([fn.Dense, fn.Tanh], Chain)
+    register((fn.Dense, fn.ReLU, fn.Dense), Chain)  # longer than the built-in Dense + ReLU
+    model = fn.Sequential(layers, seed=0)
+    assert [type(s) for s in model.plan] == [Chain, Chain]
+    assert model.plan.first_index == [0, 2]
+    assert "2-4  Dense + ReLU + Dense" in str(model.plan) and "chain" in model.summary()
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    np.testing.assert_allclose(model.predict(x), fn.Sequential(layers, fuse=False).predict(x),
+                               rtol=1e-6)
+
+
+@pytest.mark.parametrize("pattern,factory,message", [
+    ((fn.Conv2D, fn.ReLU), Chain, r"fusion pattern Conv2D \+ ReLU is already registered \(to "
+                                  r"'ConvReLU'\); unregister it first"),
+    ((), Chain, r"needs at least one layer type, got \(\)"),
+    (fn.Dense, Chain, "a fusion pattern is a sequence of layer types, got <class"),
+    ("Dense", Chain, "a fusion pattern is a sequence of layer types, got 'Dense'"),
+    ((fn.Dense, np.ndarray), Chain, r"fusion pattern Dense \+ ndarray: ndarray is not a Layer "
+                                    "subclass"),
+    ((fn.Dense, fn.Tanh), "Chain", "the step factory must be callable"),
+])
+def test_registering_a_duplicate_or_malformed_pattern_is_a_clear_error(register, pattern,
+                                                                        factory, message):
+    with pytest.raises(ValueError, match=message):
+        register(pattern, factory)
+
+
+def test_unregistering_a_pattern_not_in_the_table_is_a_key_error():
+    with pytest.raises(KeyError, match="fusion pattern Dense \\+ Tanh is not registered"):
+        fusion.unregister((fn.Dense, fn.Tanh))

@@ -1,10 +1,16 @@
 """The newer layers (batch norm, "same" padding, average pooling) inside models: gradients,
-running statistics, saving, and errors that name the layer."""
+running statistics, saving, and errors that name the layer; and the layer contract, which a
+layer type of one's own declares for the summary, ONNX export and the PyTorch twin."""
+
+import math
+import sys
+import types
 
 import numpy as np
 import pytest
 
 import fastnn as fn
+from fastnn import zoo
 
 
 def bn_cnn(seed=0, dtype="float32"):
@@ -92,3 +98,146 @@ def test_bad_layer_arguments_are_named(make, message):
 def test_numpy_integers_are_accepted():
     conv = fn.Conv2D(np.int64(1), np.int32(4), np.int64(3), padding=np.int64(1))
     assert conv.output_shape((1, 5, 5)) == (4, 5, 5)
+
+
+# --- the layer contract: a layer type of one's own ------------------------------------------
+
+
+class PReLU(fn.Layer):
+    """max(x, 0) + slope * min(x, 0), one learned slope per feature: a layer type that nothing
+    in fastnn knows, declaring the whole contract in this one class."""
+
+    def __init__(self, features):
+        super().__init__()
+        self.features = features
+
+    def shapes(self):
+        return {"slope": (self.features,)}
+
+    def reset(self, rng, dtype):
+        self.params = {"slope": rng.uniform(0.1, 0.5, self.features).astype(dtype)}
+
+    def forward(self, x, training=False):
+        self.x = x
+        return np.where(x > 0, x, self.params["slope"] * x)
+
+    def backward(self, dy):
+        self.grads["slope"] = np.where(self.x > 0, 0, dy * self.x).sum(axis=0)
+        return np.where(self.x > 0, dy, self.params["slope"] * dy)
+
+    def output_shape(self, shape):
+        if shape != (self.features,):
+            raise fn.ShapeError(f"{self!r} expects input of shape (N, {self.features})")
+        return shape
+
+    def flops(self, in_shape, out_shape):
+        return 3 * math.prod(out_shape)  # compare, multiply, select
+
+    def onnx_nodes(self, graph, x):
+        return graph.node("PRelu", [x, graph.const("slope", self.params["slope"])])
+
+    def torch_module(self, nn, params):
+        m = nn.PReLU(self.features)
+        m.weight.data = params["slope"]
+        return m
+
+    def config(self):
+        return {"features": self.features}
+
+
+class Square(fn.Layer):
+    """Declares forward and backward only."""
+
+    def forward(self, x, training=False):
+        self.x = x
+        return x * x
+
+    def backward(self, dy):
+        return 2 * self.x * dy
+
+
+def prelu_mlp():
+    return fn.Sequential([fn.Dense(4, 5), PReLU(5), fn.Dense(5, 2)], seed=0)
+
+
+def fake_torch():
+    """A stand-in for torch that records what to_torch builds (torch is not installed in CI)."""
+
+    class Module:
+        def __init__(self, *args, **kwargs):
+            self.args, self.kwargs = args, kwargs
+            self.weight, self.bias = types.SimpleNamespace(), types.SimpleNamespace()
+
+    nn = types.SimpleNamespace(Linear=type("Linear", (Module,), {}),
+                               PReLU=type("PReLU", (Module,), {}),
+                               Sequential=lambda *modules: list(modules))
+    return types.SimpleNamespace(nn=nn, from_numpy=lambda a: ("tensor", a))
+
+
+def test_summary_reads_the_flops_a_layer_type_declares():
+    text = prelu_mlp().summary()  # the first Dense gives the input shape
+    row = next(line for line in text.splitlines() if "PReLU(5)" in line).split()
+    assert row[-3:] == ["5", "15", "PReLU"]  # params, FLOPs (3 * 5), kernel
+    assert "FLOPs per sample, forward: 75" in text  # 2*4*5 + 15 + 2*5*2
+    assert zoo.layer_flops(prelu_mlp(), (4,)) == [40, 0, 20]  # not multiply-adds
+
+
+def test_a_layer_type_without_flops_shows_a_named_question_mark():
+    model = fn.Sequential([fn.Dense(4, 3), Square(), fn.Dense(3, 2)])
+    text = model.summary()
+    row = next(line for line in text.splitlines() if "Square()" in line).split()
+    assert row[-3:] == ["0", "?", "Square"]  # params, FLOPs, kernel
+    assert "FLOPs per sample, forward: ? (layer 1 Square declares no flops())" in text
+
+
+def test_export_writes_the_onnx_nodes_a_layer_type_declares():
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    model = prelu_mlp()
+    proto = fn.export.to_onnx_model(model)
+    assert [n.name for n in proto.graph.node] == ["layer0.Gemm", "layer1.PRelu", "layer2.Gemm",
+                                                  "logits"]
+    slope = next(t for t in proto.graph.initializer if t.name == "layer1.slope")
+    np.testing.assert_array_equal(onnx.numpy_helper.to_array(slope), model.layers[1].params[
+        "slope"])
+    x = np.random.default_rng(1).standard_normal((7, 4)).astype(np.float32)
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(session.run(None, {"input": x})[0], model(x), rtol=1e-5,
+                               atol=1e-6)
+
+
+def test_to_torch_builds_the_twin_a_layer_type_declares(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", fake_torch())
+    model = prelu_mlp()
+    dense, prelu, _ = zoo.to_torch(model)
+    assert type(prelu).__name__ == "PReLU" and prelu.args == (5,)
+    kind, slope = prelu.weight.data
+    assert kind == "tensor" and slope is not model.layers[1].params["slope"]  # a copy
+    np.testing.assert_array_equal(slope, model.layers[1].params["slope"])
+    assert type(dense).__name__ == "Linear" and dense.args == (4, 5)
+
+
+def test_to_torch_names_a_layer_type_without_a_twin(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", fake_torch())
+    model = fn.Sequential([fn.Dense(4, 3), Square(), fn.Dense(3, 2)])
+    with pytest.raises(ValueError, match=r"layer 1 Square has no PyTorch twin: Square declares "
+                                         r"no torch_module\(nn, params\)"):
+        zoo.to_torch(model)
+
+
+def test_the_pytorch_twin_of_a_layer_type_of_ones_own_computes_the_same():
+    torch = pytest.importorskip("torch")
+    model = prelu_mlp()
+    x = np.random.default_rng(2).standard_normal((6, 4)).astype(np.float32)
+    with torch.no_grad():
+        got = zoo.to_torch(model).eval()(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, model(x), rtol=1e-5, atol=1e-6)
+
+
+def test_every_built_in_layer_type_declares_the_whole_contract():
+    from fastnn.layers import LAYERS, declares
+
+    for cls in LAYERS.values():
+        for method in ("flops", "onnx_nodes", "torch_module"):
+            assert declares(cls, method), f"{cls.__name__}.{method}"
+    assert fn.export.SUPPORTED == tuple(LAYERS.values())

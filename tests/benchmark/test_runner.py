@@ -225,7 +225,7 @@ def test_a_comparator_that_computes_another_network_is_refused(tmp_path):
         child._max_diff(np.full((2, 3), 1 / 3 + 1e-2), spec)
 
 
-def test_plan_covers_the_issue_grid_and_names_a_bad_thread_count(monkeypatch):
+def test_default_and_quick_plans_list_their_cells_and_a_bad_thread_count_is_named(monkeypatch):
     monkeypatch.setattr(runner.machine, "environment", lambda: {"usable_cores": 2})
     cells = runner.plan()
     idle = [c for c in cells if not c.load and c.size in (28, 32, 64)
