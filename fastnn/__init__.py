@@ -10,7 +10,19 @@
 from . import _numba_cache  # noqa: F401
 
 # isort: split
-from . import augment, callbacks, compat, datasets, export, init, losses, metrics, models, optim
+from . import (
+    augment,
+    callbacks,
+    compat,
+    data,
+    datasets,
+    export,
+    init,
+    losses,
+    metrics,
+    models,
+    optim,
+)
 from ._malloc import retain_freed_memory
 from .augment import Augment
 from .backend import get_backend, set_backend, use_backend
@@ -46,7 +58,7 @@ __all__ = [
     "Checkpoint", "Conv2D", "Dense", "Dropout", "Flatten", "GlobalAvgPool2D", "Layer", "MaxPool2D",
     "ModelFileError", "MulticlassHinge", "ReLU", "SGD", "Sequential", "ShapeError", "Sigmoid",
     "SoftmaxCrossEntropy", "Tanh", "TrainingInterrupted", "augment", "callbacks", "compat",
-    "cosine", "datasets", "export", "get_backend", "gradcheck", "init", "load", "load_checkpoint",
-    "losses", "metrics", "models", "numeric_gradient", "optim", "retain_freed_memory",
-    "save_checkpoint", "set_backend", "use_backend",
+    "cosine", "data", "datasets", "export", "get_backend", "gradcheck", "init", "load",
+    "load_checkpoint", "losses", "metrics", "models", "numeric_gradient", "optim",
+    "retain_freed_memory", "save_checkpoint", "set_backend", "use_backend",
 ]

@@ -1,5 +1,5 @@
-"""The other commands: ``fastnn evaluate`` (or ``report``), ``predict``, ``export`` and
-``compat-measure``."""
+"""The other commands, each with its parser function: ``fastnn evaluate`` (or ``report``),
+``predict``, ``export`` and ``compat-measure``."""
 
 from __future__ import annotations
 
@@ -11,37 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import datasets, inputs, metrics
+from .. import data, inputs, metrics
 from .._io import atomic_write_text
-from ..images import _pillow
+from ..data.images import pillow
 from ..model import Sequential
 from ..serialization import load_model as load
-from .train import _count, _data_label, _load_tutorial_data
-
-
-def _test_split(model: Sequential, data_dir: str | None):
-    """The test images a saved model was evaluated on (its metadata says where they came from)."""
-    info = model.metadata.get("data", {"kind": "mnist"})
-    if info["kind"] == "mnist":
-        return datasets.mnist(data_dir)[1]
-    if info["kind"] in ("files", "mat"):
-        args = argparse.Namespace(
-            dataset="folder" if info["kind"] == "files" else "mat", dir=data_dir or info["root"],
-            label_pattern=info.get("label_pattern"), class_names=model.class_names,
-            size=(info.get("input") or {"size": [0]})["size"][0],
-            mode=(info.get("input") or {}).get("mode"), test_fraction=info["test_fraction"],
-            seed=info["seed"], keys=",".join(info.get("keys", [])),
-            shape=",".join(map(str, info["shape"])) if info.get("shape") else None,
-            order=info.get("order", "C"))
-        return _load_tutorial_data(args)[1]
-    root = data_dir or info["root"]
-    _, test, names = datasets.image_folder(root, tuple(info["input"]["size"]),
-                                           info["input"]["mode"], info["test_fraction"],
-                                           info["seed"])
-    trained_on = info.get("folders", model.class_names)  # the folders, before --class-names
-    if trained_on and names != trained_on:
-        raise SystemExit(f"{root} has classes {names}, the model was trained on {trained_on}")
-    return test
+from .results import count, result_plots
 
 
 def _new_file(path: str) -> Path:
@@ -52,34 +27,44 @@ def _new_file(path: str) -> Path:
     return out
 
 
+def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
+    """``fastnn evaluate MODEL`` (or ``fastnn report MODEL``)."""
+    evaluate = sub.add_parser(
+        "evaluate", aliases=["report"], help="a saved model on its test split: loss, "
+        "accuracy, precision, recall and F1 per class",
+        description="Reloads the test split the model was trained on (from its saved data "
+        "description) and prints loss, accuracy and the per-class table. 'report' is the "
+        "same command.")
+    evaluate.add_argument("model")
+    evaluate.add_argument("--data", help="the MNIST files or the image folder, if moved")
+    evaluate.add_argument("--json", metavar="FILE", help="also write the numbers and the "
+                          "confusion matrix as JSON (a new file)")
+    evaluate.add_argument("--plots", metavar="DIR", help="write recall.png and confusion.png")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     json_out = _new_file(args.json) if args.json else None
     model = load(args.model)
-    x_test, y_test = _test_split(model, args.data)
+    x_test, y_test = data.test_split(model.metadata, args.data, model.class_names)
     loss, acc = model.evaluate(x_test, y_test)
     names = model.class_names or [str(i) for i in range(int(y_test.max()) + 1)]
     result = metrics.classification_report(y_test, model.predict_labels(x_test), names)
-    data = _data_label(model.metadata.get("data", {"kind": "mnist"}))
-    print(f"{args.model} on {_count(len(y_test), 'test image')} of {data}: test loss "
+    title = data.data_name(model.metadata)
+    print(f"{args.model} on {count(len(y_test), 'test image')} of {title}: test loss "
           f"{loss:.4f}, test accuracy {acc:.2%}\n")
     print(metrics.format_report(result))
     if json_out:
         atomic_write_text(json_out, json.dumps(
-            {"model": str(args.model), "data": data, "loss": loss} | result, indent=2))
+            {"model": str(args.model), "data": title, "loss": loss} | result, indent=2))
         print(f"\nwrote {json_out}")
     if args.plots:
-        from .. import plots
-
-        recall = [c["recall"] for c in result["classes"]]
-        for p in (plots.recall_bars(recall, names, Path(args.plots) / "recall.png",
-                                    dataset=data),
-                  plots.confusion_matrix(np.array(result["confusion_matrix"]), names,
-                                         Path(args.plots) / "confusion.png", dataset=data)):
+        for p in result_plots(result, names, args.plots, title):
             print(f"wrote {p}")
     return 0
 
 
-PREDICT_SUFFIXES = datasets.IMAGE_SUFFIXES | {".npy"}
+PREDICT_SUFFIXES = data.IMAGE_SUFFIXES | {".npy"}
 
 
 def read_image(path: Path, shape: tuple[int, int], mode: str = "gray") -> np.ndarray:
@@ -99,8 +84,8 @@ def read_image(path: Path, shape: tuple[int, int], mode: str = "gray") -> np.nda
                              f"{shape[0]}x{shape[1]}")
         return a.reshape(-1, 1 if a.ndim == 2 else a.shape[-3], *shape)
     try:
-        return datasets.read_image(path, shape, mode)[None]
-    except (OSError, _pillow().DecompressionBombError) as e:
+        return data.read_image(path, shape, mode)[None]
+    except (OSError, pillow().DecompressionBombError) as e:
         raise ValueError(f"{path}: not a readable image ({e})") from None
 
 
@@ -120,6 +105,18 @@ def _image_paths(items: list[str]) -> list[Path]:
         else:
             raise FileNotFoundError(f"{p}: no such file or folder")
     return paths
+
+
+def add_predict_parser(sub: argparse._SubParsersAction) -> None:
+    """``fastnn predict MODEL IMAGE...``."""
+    predict = sub.add_parser("predict", help="classify images (PNG, JPEG... or .npy) or the "
+                             "images in folders")
+    predict.add_argument("model")
+    predict.add_argument("images", nargs="+", metavar="IMAGE", help="image files, .npy arrays "
+                         "or folders (their images, recursively)")
+    predict.add_argument("--top-k", type=int, default=1, metavar="K",
+                         help="show the K likeliest classes (default 1)")
+    predict.set_defaults(func=cmd_predict)
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -163,6 +160,25 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def add_export_parser(sub: argparse._SubParsersAction) -> None:
+    """``fastnn export MODEL OUT.onnx``."""
+    export = sub.add_parser(
+        "export", help="write a saved model as ONNX (needs pip install 'fastnn[onnx]')",
+        description="The ONNX graph takes 'input' (N, ...) with any batch size and gives "
+        "'logits' (N, K); with --probabilities also 'probabilities', as fastnn predict.")
+    export.add_argument("model", help="the .npz file")
+    export.add_argument("output", help="the .onnx file to write")
+    export.add_argument("--probabilities", action="store_true",
+                        help="also output the class probabilities (softmax or sigmoid)")
+    export.add_argument("--input-shape", metavar="C,H,W", help="per-sample input shape "
+                        "(default: the image size saved with the model, or its first layer)")
+    export.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    export.add_argument("--dtype", choices=["float32", "float64"], help="default: the model's "
+                        "(onnxruntime runs float64 dense layers, but no float64 convolutions)")
+    export.add_argument("--force", action="store_true", help="replace an existing output file")
+    export.set_defaults(func=cmd_export)
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from ..export import to_onnx
 
@@ -190,6 +206,19 @@ def _input_shape(model: Sequential) -> tuple:
     from ..export import input_shape_of
 
     return input_shape_of(model)
+
+
+def add_compat_measure_parser(sub: argparse._SubParsersAction) -> None:
+    """``fastnn compat-measure PARAMS.pkl``."""
+    measure = sub.add_parser(
+        "compat-measure", help="accuracy of a fastnn.compat / Numpy-CNN params.pkl",
+        description="Accuracy and per-digit recall of a [params, cost] pickle written by "
+        "fastnn.compat.network.train (or the original). Unpickling runs code: only use it "
+        "on files you trust.")
+    measure.add_argument("params", help="the pickle of [params, cost]")
+    measure.add_argument("--data", help="directory with t10k-*.gz (default: $FASTNN_DATA/mnist "
+                         "if FASTNN_DATA is set, else the working directory)")
+    measure.set_defaults(func=cmd_compat_measure)
 
 
 def cmd_compat_measure(args: argparse.Namespace) -> int:

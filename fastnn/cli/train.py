@@ -1,6 +1,6 @@
-"""``fastnn train``: the data (MNIST, an image folder, files labelled by name, a .mat file), the
-model, the run folder (model, checkpoint, history, report), resuming, and the options that apply
-only to some data sets, models or optimizers (``SCOPE``)."""
+"""``fastnn train``: its options, and the run as a pipeline of steps: complete the options,
+prepare the run folder, load the data (:mod:`fastnn.data`), set up the model and optimizer (or
+resume them), announce the plan, train with the run's callbacks, then test, save and plot."""
 
 from __future__ import annotations
 
@@ -10,22 +10,25 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .. import backend, datasets, losses, metrics
+from .. import backend, data, losses, metrics, plots
+from .. import init as init_mod
 from .._io import atomic_write_text
 from .._malloc import retain_freed_memory
 from ..augment import Augment
 from ..callbacks import EarlyStopping, HistoryLogger, LambdaCallback, ModelCheckpoint, ProgressBar
-from ..images import stratified_split
 from ..model import Sequential
-from ..models import mlp, mnist_cnn, simple_vgg
-from ..optim import SGD, Adam
+from ..models import ACTIVATIONS, mlp, mnist_cnn, simple_vgg
+from ..optim import SGD, Adam, Optimizer
 from ..schedules import cosine
-from ..serialization import load_checkpoint, save_checkpoint
+from ..serialization import Checkpoint, load_checkpoint, save_checkpoint
 from ..training import TrainingInterrupted
+from .options import batch_size_or_full, integer, number, positive_int, widths
+from .results import count, result_plots
 
 DEFAULTS = {  # per data set: what a bare `fastnn train mnist` / `train folder DIR` uses
     "mnist": dict(epochs=2, batch_size="32", optimizer="adam", schedule="cosine"),
@@ -33,6 +36,9 @@ DEFAULTS = {  # per data set: what a bare `fastnn train mnist` / `train folder D
     "mat": dict(epochs=100, batch_size="full", optimizer="sgd", schedule="constant"),
 }
 DEFAULT_LR = {"adam": 2e-3, "sgd": 0.05}
+MODEL_DEFAULTS = {  # the Keras tutorial's recipe for SimpleVGGNet
+    "vgg": dict(epochs=75, batch_size="32", optimizer="sgd", schedule="constant", lr=0.01),
+}
 SCOPE = {  # train options that apply only to some data sets, models or optimizers: default
     "hidden": ("model", ("mlp",), "20,7,5"), "activation": ("model", ("mlp",), "relu"),
     "init": ("model", ("mlp",), None), "dropout": ("model", ("mlp",), 0.0),
@@ -60,40 +66,161 @@ def _scoped_options(args: argparse.Namespace) -> None:
                              f"{' or '.join(where)}, not to {what} {getattr(args, what)}")
 
 
-MODEL_DEFAULTS = {  # the Keras tutorial's recipe for SimpleVGGNet
-    "vgg": dict(epochs=75, batch_size="32", optimizer="sgd", schedule="constant", lr=0.01),
-}
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """``fastnn train DATASET [DIR] [options]``."""
+    train = sub.add_parser("train", help="train a model on MNIST or on a folder of images",
+                           description="Defaults: mnist trains the CNN with Adam (lr 2e-3), a "
+                           "cosine schedule, batch 32, 2 epochs; folder trains an MLP with SGD "
+                           "(lr 0.05), full-batch, 100 epochs.")
+    train.add_argument("dataset", choices=["mnist", "folder", "mat"])
+    train.add_argument("dir", nargs="?", help="folder: one subfolder of images per class (or "
+                       "labels in file names, see --label-pattern); mat: the .mat file")
+    train.add_argument("--label-pattern", metavar="REGEX", help="folder: the label is this "
+                       "regex's one group, searched in each file name, e.g. '_(\\d+)\\.jpg$'")
+    train.add_argument("--class-names", metavar="NAMES", help="names of the classes in sorted "
+                       "label order: a comma list (零,一,二) or a UTF-8 file, one per line")
+    train.add_argument("--keys", help="mat: the variables X,y "
+                       "[,Xtest,ytest] (default X,y,Xtest,ytest; with two, --test-fraction splits)")
+    train.add_argument("--shape", metavar="H,W", help="mat: reshape each row to an image "
+                       "H,W or C,H,W (default: keep the vectors flat)")
+    train.add_argument("--order", choices=["C", "F"], help="mat: F if the images "
+                       "were unrolled in Fortran/MATLAB order (default C)")
+    train.add_argument("--model", choices=["cnn", "mlp", "vgg"], help="cnn (the MNIST CNN), "
+                       "mlp, or vgg (the Keras tutorial's SimpleVGGNet: 3x3 convs with "
+                       "BatchNorm and dropout; defaults SGD lr 0.01, batch 32, 75 epochs)")
+    train.add_argument("--hidden", type=widths, help="mlp hidden widths (default 20,7,5)")
+    train.add_argument("--activation", choices=list(ACTIVATIONS), help="mlp (default relu)")
+    train.add_argument("--init", choices=list(init_mod.INITIALIZERS), help="mlp weights "
+                       "(default scaled_normal: std 1/sqrt(fan-in))")
+    train.add_argument("--dropout", type=number(0, 1), help="mlp: after each hidden layer")
+    train.add_argument("--loss", default="auto", choices=["auto", *losses.LOSSES],
+                       help="auto: one sigmoid output for two classes with mlp, else softmax")
+    train.add_argument("--l2", type=number(0), default=0.0,
+                       help="L2 lambda: lambda/(2m) sum w^2")
+    train.add_argument("--size", type=positive_int, help="folder: images resized to NxN "
+                       "(default 64)")
+    train.add_argument("--mode", choices=["rgb", "gray"], help="folder (default rgb)")
+    train.add_argument("--test-fraction", type=number(0, 1, low_open=True),
+                       help="folder, mat: the share of each class held out (default 0.2)")
+    train.add_argument("--epochs", type=positive_int)
+    train.add_argument("--batch-size", type=batch_size_or_full,
+                       help="an integer, or 'full' for batch gradient descent")
+    train.add_argument("--lr", type=number(0, low_open=True), default=None,
+                       help="learning rate (default 2e-3 for adam, 0.05 for sgd)")
+    train.add_argument("--optimizer", choices=["adam", "sgd"])
+    train.add_argument("--momentum", type=number(0, 1), help="sgd (default 0)")
+    train.add_argument("--schedule", choices=["cosine", "constant"])
+    train.add_argument("--seed", type=integer(0), default=0)
+    train.add_argument("--backend", choices=list(backend.BACKENDS), default="numba")
+    train.add_argument("--data", help="mnist: directory with the four MNIST files, or its "
+                       "parent (else $FASTNN_DATA/mnist or the download cache)")
+    train.add_argument("--out", help="the run folder for the model, checkpoint, history and "
+                       "report (default: a new runs/DATASET/N)")
+    train.add_argument("--overwrite", action="store_true", help="let --out replace a trained "
+                       "model already there")
+    train.add_argument("--resume", metavar="RUN", help="carry on from a run folder's "
+                       "checkpoint.npz (or a checkpoint file), to --epochs in total")
+    train.add_argument("--patience", type=integer(0), help="stop early when --monitor has not "
+                       "improved for this many epochs (and keep the best weights)")
+    train.add_argument("--save-best", action="store_true", help="also keep best.npz, the "
+                       "checkpoint of the best epoch by --monitor")
+    train.add_argument("--monitor", default="val_loss", choices=["val_loss", "val_accuracy",
+                       "loss", "accuracy"], help="the metric --patience and --save-best "
+                       "watch (default val_loss; val_ is the test split)")
+    train.add_argument("--plots", help="write curves.png, recall.png, confusion.png here")
+    train.add_argument("--limit", type=positive_int,
+                       help="train on the first N training images only")
+    train.add_argument("--augment", action="store_true", help="images: random rotation 30 "
+                       "degrees, shifts 0.1, shear 0.2, zoom 0.2 and flips per batch "
+                       "(fn.Augment, Keras's ImageDataGenerator settings of the tutorial)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(func=cmd_train)
 
 
-def _load_data(args: argparse.Namespace):
-    """(x_train, y_train), (x_test, y_test), class names and the metadata to find them again."""
+@dataclass
+class _Training:
+    """What a run trains and how, as :func:`_set_up` builds it from the options and the data."""
+
+    model: Sequential
+    optimizer: Optimizer
+    lr: float
+    checkpoint: Checkpoint | None  # the one to resume from
+    schedule: object
+    augment: Augment | None
+    batch_size: int
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    retain_freed_memory()  # glibc keeps freed activations: 10-25% faster steps
+    backend.set_backend(args.backend)
+    _complete_options(args)
+    name = f"{args.dataset}_{args.model}"
+    out = _prepare_output(args, name)
+    load_start = time.perf_counter()
+    loaded = _load_data(args)
+    training = _set_up(args, loaded)
+    _announce(args, loaded, training, time.perf_counter() - load_start)
+    metadata = {"data": loaded.description}
+    callbacks = _callbacks(args, out, metadata)
+    try:
+        history, wall, first_batch = _fit(args, loaded, training, callbacks)
+    except TrainingInterrupted as stop:
+        return _save_interrupted(stop, training, callbacks, out, name, metadata)
+    summary = _evaluate(args, loaded, training, history, wall, first_batch)
+    _save_run(training.model, out, name, metadata, summary)
+    if args.plots:
+        _plot(args, history, summary["report"], loaded.class_names, metadata)
+    print(f"run written to {out}")
+    return 0
+
+
+def _complete_options(args: argparse.Namespace) -> None:
+    """The defaults of the data set and model for the options not given; then the check that
+    each given option applies (:func:`_scoped_options`)."""
+    if args.model is None:
+        args.model = "cnn" if args.dataset == "mnist" else "mlp"
+    for key, value in (DEFAULTS[args.dataset] | MODEL_DEFAULTS.get(args.model, {})).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    _scoped_options(args)
+
+
+def _load_data(args: argparse.Namespace) -> data.Splits:
+    """The data set the options name, with its description for the saved model's metadata."""
     if args.dataset == "mnist":
-        (xtr, ytr), (xte, yte) = datasets.mnist(args.data)
-        info = {"kind": "mnist", "input": {"size": [28, 28], "mode": "gray"}}
-        names = [str(d) for d in range(10)]
-    elif args.dataset == "mat" or args.label_pattern:
-        (xtr, ytr), (xte, yte), names, info = _load_tutorial_data(args)
+        loaded = data.load_mnist(args.data)
+    elif args.dataset == "mat":
+        loaded = data.load_mat(_source(args), _mat_keys(args.keys), _mat_shape(args.shape),
+                               args.order, args.test_fraction, args.seed)
+        loaded = _renamed(loaded, args.class_names)
+    elif args.label_pattern:
+        loaded = data.load_files(_source(args), args.label_pattern, args.size, args.mode,
+                                 args.test_fraction, args.seed, args.class_names)
     else:
         if not args.dir:
             raise SystemExit("fastnn train folder needs the folder: fastnn train folder DIR")
-        size = (args.size, args.size)
-        (xtr, ytr), (xte, yte), folders = datasets.image_folder(
-            args.dir, size, args.mode, args.test_fraction, args.seed)
-        names = _renamed(folders, args.class_names) if args.class_names else folders
-        info = {"kind": "folder", "root": str(Path(args.dir).resolve()),
-                "input": {"size": list(size), "mode": args.mode}, "folders": folders,
-                "test_fraction": args.test_fraction, "seed": args.seed}
-    if args.limit:
-        xtr, ytr = xtr[: args.limit], ytr[: args.limit]
-    return (xtr, ytr), (xte, yte), names, info
+        loaded = _renamed(data.load_folder(args.dir, args.size, args.mode, args.test_fraction,
+                                           args.seed), args.class_names)
+    return loaded.first(args.limit) if args.limit else loaded
 
 
-def _renamed(names: list[str], spec: str) -> list[str]:
-    new = datasets.read_class_names(spec)
-    if len(new) != len(names):
-        raise ValueError(f"--class-names gives {len(new)} names for {len(names)} classes "
-                         f"({', '.join(names)})")
-    return new
+def _source(args: argparse.Namespace) -> str:
+    """The folder of files labelled by name, or the .mat file."""
+    if not args.dir:
+        raise SystemExit(f"fastnn train {args.dataset} needs the "
+                         f"{'folder' if args.dataset == 'folder' else '.mat file'}")
+    return args.dir
+
+
+def _renamed(loaded: data.Splits, spec: str | None) -> data.Splits:
+    """The data with the classes named by --class-names, if given."""
+    if not spec:
+        return loaded
+    new = data.read_class_names(spec)
+    if len(new) != len(loaded.class_names):
+        raise ValueError(f"--class-names gives {len(new)} names for {len(loaded.class_names)} "
+                         f"classes ({', '.join(loaded.class_names)})")
+    return loaded.renamed(new)
 
 
 def _mat_keys(keys: str) -> list[str]:
@@ -103,45 +230,37 @@ def _mat_keys(keys: str) -> list[str]:
     return parts
 
 
-def _load_tutorial_data(args: argparse.Namespace):
-    """Files labelled by name (--label-pattern) or a .mat file: the data, names and metadata."""
-    if not args.dir:
-        raise SystemExit(f"fastnn train {args.dataset} needs the "
-                         f"{'folder' if args.dataset == 'folder' else '.mat file'}")
-    root = str(Path(args.dir).resolve())
-    if args.dataset == "folder":
-        size = (args.size, args.size)
-        (xtr, ytr), (xte, yte), names = datasets.image_files(
-            args.dir, args.label_pattern, size, args.mode, args.test_fraction, args.seed,
-            args.class_names)
-        info = {"kind": "files", "root": root, "label_pattern": args.label_pattern,
-                "input": {"size": list(size), "mode": args.mode},
-                "test_fraction": args.test_fraction, "seed": args.seed, "class_names": names}
-        return (xtr, ytr), (xte, yte), names, info
-    keys = _mat_keys(args.keys)
+def _mat_shape(text: str | None) -> list[int] | None:
     try:
-        shape = [int(d) for d in args.shape.split(",")] if args.shape else None
+        shape = [int(d) for d in text.split(",")] if text else None
     except ValueError:
         shape = []
     if shape is not None and len(shape) not in (2, 3):
-        raise ValueError(f"--shape {args.shape!r}: give H,W or C,H,W (integers)")
-    if len(keys) == 4:
-        (xtr, ytr), (xte, yte) = datasets.from_mat(args.dir, *keys, shape=shape, order=args.order)
+        raise ValueError(f"--shape {text!r}: give H,W or C,H,W (integers)")
+    return shape
+
+
+def _set_up(args: argparse.Namespace, loaded: data.Splits) -> _Training:
+    """The optimizer, the model (new, or resumed from a checkpoint), the learning-rate
+    schedule, the augmentation and the batch size."""
+    x_train = loaded.train[0]
+    lr = args.lr or DEFAULT_LR[args.optimizer]
+    optimizer = Adam(lr) if args.optimizer == "adam" else SGD(lr, momentum=args.momentum)
+    ckpt = None
+    if args.resume:
+        ckpt = _resume(args, optimizer, x_train.shape[1:])
+        model = ckpt.model
     else:
-        x, y = datasets.from_mat(args.dir, *keys, shape=shape, order=args.order)
-        (xtr, ytr), (xte, yte) = stratified_split(
-            x, y, [str(k) for k in range(int(y.max()) + 1)], args.test_fraction, args.seed,
-            args.dir)
-    k = int(max(ytr.max(), yte.max() if len(yte) else 0)) + 1
-    names = [str(i) for i in range(k)]
-    if args.class_names:
-        names = _renamed(names, args.class_names)
-    info = {"kind": "mat", "root": root, "keys": keys, "shape": shape, "order": args.order,
-            "test_fraction": args.test_fraction, "seed": args.seed}
-    if shape is not None:
-        info["input"] = {"size": shape[-2:], "mode": "gray" if len(shape) == 2 or shape[0] == 1
-                         else "rgb"}
-    return (xtr, ytr), (xte, yte), names, info
+        model = _build_model(args, x_train.shape[1:], loaded.class_names)
+    schedule = cosine(warmup=0.02) if args.schedule == "cosine" else None
+    augment = None
+    if args.augment:
+        if x_train.ndim != 4:
+            raise ValueError(f"--augment needs images (N, C, H, W), these are {x_train.shape}; "
+                             f"give --shape for .mat files")
+        augment = Augment()
+    size = len(x_train) if args.batch_size == "full" else int(args.batch_size)
+    return _Training(model, optimizer, lr, ckpt, schedule, augment, size)
 
 
 def _build_model(args: argparse.Namespace, sample_shape, names: list[str]) -> Sequential:
@@ -219,6 +338,114 @@ def _resume(args: argparse.Namespace, optimizer, x_shape):
                          f"--epochs is the total, so give more than {ckpt.epoch}")
     return ckpt
 
+def _announce(args: argparse.Namespace, loaded: data.Splits, training: _Training,
+              load_seconds: float) -> None:
+    """The data, the model's summary and the training settings."""
+    x_train, x_test = loaded.train[0], loaded.test[0]
+    model, ckpt = training.model, training.checkpoint
+    print(f"{args.dataset}: {len(x_train):,} training, {len(x_test):,} test images of "
+          f"{x_train.shape[1:]}, {len(loaded.class_names)} classes (loaded in "
+          f"{load_seconds:.1f}s); backend {args.backend}")
+    print(model.summary(x_train.shape[1:]))
+    print(f"{args.optimizer} lr {training.lr:g}, {args.schedule} schedule, batch "
+          f"{training.batch_size}, {count(args.epochs, 'epoch')}, loss {model.loss.name} "
+          f"(l2 {model.loss.l2:g}), seed {args.seed}"
+          + (f"; resuming after epoch {ckpt.epoch} from {args.resume}" if ckpt else ""))
+
+
+def _callbacks(args: argparse.Namespace, out: Path, metadata: dict) -> list:
+    """The progress bar (or a line every twentieth of the epochs), the checkpoint and history
+    files, and --save-best's and --patience's callbacks."""
+    every = max(1, args.epochs // 20)
+    bar = ProgressBar(every=every) if not args.quiet else None
+    shown = bar is not None and bar.enabled
+
+    def report(epoch: int, logs: dict) -> None:
+        if not shown and ((epoch + 1) % every == 0 or epoch + 1 == args.epochs):
+            print(f"epoch {epoch + 1}: train loss {logs['loss']:.4f}, test accuracy "
+                  f"{logs['val_accuracy']:.2%} ({logs['seconds']:.1f}s)", flush=True)
+
+    callbacks = [cb for cb in (bar, LambdaCallback(on_epoch_end=report)) if cb is not None]
+    callbacks += [ModelCheckpoint(out / "checkpoint.npz", metadata=metadata),
+                  HistoryLogger(out / "history.csv")]
+    if args.save_best:
+        callbacks.append(ModelCheckpoint(out / "best.npz", monitor=args.monitor,
+                                         save_best_only=True, metadata=metadata))
+    if args.patience is not None:
+        callbacks.append(EarlyStopping(args.monitor, args.patience, restore_best=True))
+    return callbacks
+
+
+def _fit(args: argparse.Namespace, loaded: data.Splits, training: _Training,
+         callbacks: list) -> tuple[dict, float, float]:
+    """Trains; returns the history, the wall time of training and the seconds from the start
+    of the process to the end of the first batch (which it prints)."""
+    (x_train, y_train), validation = loaded.train, loaded.test
+    start = time.perf_counter()
+    age_at_start = process_seconds()
+    history = training.model.fit(
+        x_train, y_train, optimizer=training.optimizer, epochs=args.epochs,
+        batch_size=training.batch_size, validation_data=validation, seed=args.seed,
+        progress=False, schedule=training.schedule, callbacks=callbacks,
+        resume=training.checkpoint, augment=training.augment)
+    wall = time.perf_counter() - start
+    first_batch = age_at_start + history.get("first_batch_seconds", 0.0)
+    print(f"first batch finished {first_batch:.1f}s after the process started "
+          f"(imports, data, Numba compile or cache load)")
+    return history, wall, first_batch
+
+
+def _save_interrupted(stop: TrainingInterrupted, training: _Training, callbacks: list,
+                      out: Path, name: str, metadata: dict) -> int:
+    """After Ctrl-C: the checkpoint to resume from and the model so far (marked interrupted)."""
+    trained = stop.completed_epochs
+    save_checkpoint(out / "checkpoint.npz", model=training.model, optimizer=training.optimizer,
+                    epoch=trained, history=stop.history, callbacks=callbacks, metadata=metadata,
+                    interrupted=True)
+    path = _save_trained(training.model, out / f"{name}.npz", metadata | {"interrupted": True})
+    print(f"\nfastnn: interrupted in epoch {stop.epoch + 1} (after batch {stop.batch}); "
+          f"saved the model trained so far to {path} (marked interrupted; "
+          f"--resume {out} carries on from epoch {trained + 1})", file=sys.stderr)
+    return 130
+
+
+def _evaluate(args: argparse.Namespace, loaded: data.Splits, training: _Training,
+              history: dict, wall: float, first_batch: float) -> dict:
+    """The trained model on the test split: prints recall per class and the accuracy; returns
+    the run's summary (report.json)."""
+    (x_test, y_test), names = loaded.test, loaded.class_names
+    result = metrics.classification_report(y_test, training.model.predict_labels(x_test), names)
+    recall = [c["recall"] for c in result["classes"]]
+    label = "digit" if args.dataset == "mnist" else "class"
+    print(f"per-{label} recall: " + "  ".join(f"{n}: {r:.1%}" for n, r in zip(names, recall)))
+    print(f"test accuracy {result['accuracy']:.2%}; training wall time {wall:.1f}s")
+    return {
+        "test_accuracy": result["accuracy"], "per_class_recall": recall,
+        "wall_seconds": wall, "first_batch_after_start_seconds": first_batch,
+        "history": history, "backend": args.backend, "optimizer": training.optimizer.config(),
+        "schedule": args.schedule, "batch_size": training.batch_size, "epochs": args.epochs,
+        "augment": training.augment.config() if training.augment else None,
+        "seed": args.seed, "report": result,
+    }
+
+
+def _save_run(model: Sequential, out: Path, name: str, metadata: dict, summary: dict) -> None:
+    """The trained model (with the summary in its metadata) and report.json."""
+    path = _save_trained(model, out / f"{name}.npz", metadata | {"summary": summary})
+    atomic_write_text(out / "report.json", json.dumps(summary, indent=2))
+    print(f"saved {path} and {out / 'report.json'} (checkpoint.npz resumes the run, "
+          f"history.csv has the epochs)")
+
+
+def _plot(args: argparse.Namespace, history: dict, result: dict, names: list[str],
+          metadata: dict) -> None:
+    """curves.png, recall.png and confusion.png in --plots."""
+    title = data.data_name(metadata)
+    curves = plots.training_curves(history, Path(args.plots) / "curves.png",
+                                   f"{args.model} training", title)
+    for p in (curves, *result_plots(result, names, args.plots, title)):
+        print(f"wrote {p}")
+
 
 def _save_trained(model: Sequential, path: Path, metadata: dict) -> Path:
     """Saves a trained model; if ``path`` cannot be written any more (a full disk, a folder
@@ -232,128 +459,6 @@ def _save_trained(model: Sequential, path: Path, metadata: dict) -> Path:
         print(f"fastnn: could not write {path} ({e}); saved the trained model to {rescue} "
               f"instead", file=sys.stderr)
         return rescue
-
-
-def cmd_train(args: argparse.Namespace) -> int:
-    retain_freed_memory()  # glibc keeps freed activations: 10-25% faster steps
-    backend.set_backend(args.backend)
-    if args.model is None:
-        args.model = "cnn" if args.dataset == "mnist" else "mlp"
-    for key, value in (DEFAULTS[args.dataset] | MODEL_DEFAULTS.get(args.model, {})).items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
-    _scoped_options(args)
-    name = f"{args.dataset}_{args.model}"
-    out = _prepare_output(args, name)
-    load_start = time.perf_counter()
-    (x_train, y_train), (x_test, y_test), names, info = _load_data(args)
-    lr = args.lr or DEFAULT_LR[args.optimizer]
-    optimizer = Adam(lr) if args.optimizer == "adam" else SGD(lr, momentum=args.momentum)
-    ckpt = None
-    if args.resume:
-        ckpt = _resume(args, optimizer, x_train.shape[1:])
-        model = ckpt.model
-    else:
-        model = _build_model(args, x_train.shape[1:], names)
-    schedule = cosine(warmup=0.02) if args.schedule == "cosine" else None
-    augment = None
-    if args.augment:
-        if x_train.ndim != 4:
-            raise ValueError(f"--augment needs images (N, C, H, W), these are {x_train.shape}; "
-                             f"give --shape for .mat files")
-        augment = Augment()
-    batch_size = len(x_train) if args.batch_size == "full" else int(args.batch_size)
-    print(f"{args.dataset}: {len(x_train):,} training, {len(x_test):,} test images of "
-          f"{x_train.shape[1:]}, {len(names)} classes (loaded in "
-          f"{time.perf_counter() - load_start:.1f}s); backend {args.backend}")
-    print(model.summary(x_train.shape[1:]))
-    print(f"{args.optimizer} lr {lr:g}, {args.schedule} schedule, batch {batch_size}, "
-          f"{_count(args.epochs, 'epoch')}, loss {model.loss.name} (l2 {model.loss.l2:g}), "
-          f"seed {args.seed}"
-          + (f"; resuming after epoch {ckpt.epoch} from {args.resume}" if ckpt else ""))
-
-    every = max(1, args.epochs // 20)
-    bar = ProgressBar(every=every) if not args.quiet else None
-    shown = bar is not None and bar.enabled
-
-    def report(epoch: int, logs: dict) -> None:
-        if not shown and ((epoch + 1) % every == 0 or epoch + 1 == args.epochs):
-            print(f"epoch {epoch + 1}: train loss {logs['loss']:.4f}, test accuracy "
-                  f"{logs['val_accuracy']:.2%} ({logs['seconds']:.1f}s)", flush=True)
-
-    metadata = {"data": info}
-    callbacks = [cb for cb in (bar, LambdaCallback(on_epoch_end=report)) if cb is not None]
-    callbacks += [ModelCheckpoint(out / "checkpoint.npz", metadata=metadata),
-                  HistoryLogger(out / "history.csv")]
-    if args.save_best:
-        callbacks.append(ModelCheckpoint(out / "best.npz", monitor=args.monitor,
-                                         save_best_only=True, metadata=metadata))
-    if args.patience is not None:
-        callbacks.append(EarlyStopping(args.monitor, args.patience, restore_best=True))
-    start = time.perf_counter()
-    age_at_start = process_seconds()
-    try:
-        history = model.fit(x_train, y_train, optimizer=optimizer, epochs=args.epochs,
-                            batch_size=batch_size, validation_data=(x_test, y_test),
-                            seed=args.seed, progress=False, schedule=schedule,
-                            callbacks=callbacks, resume=ckpt, augment=augment)
-    except TrainingInterrupted as stop:
-        trained = stop.completed_epochs
-        save_checkpoint(out / "checkpoint.npz", model=model, optimizer=optimizer,
-                        epoch=trained, history=stop.history,
-                        callbacks=callbacks, metadata=metadata, interrupted=True)
-        path = _save_trained(model, out / f"{name}.npz", metadata | {"interrupted": True})
-        print(f"\nfastnn: interrupted in epoch {stop.epoch + 1} (after batch {stop.batch}); "
-              f"saved the model trained so far to {path} (marked interrupted; "
-              f"--resume {out} carries on from epoch {trained + 1})", file=sys.stderr)
-        return 130
-    wall = time.perf_counter() - start
-    first_batch = age_at_start + history.get("first_batch_seconds", 0.0)
-    print(f"first batch finished {first_batch:.1f}s after the process started "
-          f"(imports, data, Numba compile or cache load)")
-    pred = model.predict_labels(x_test)
-    result = metrics.classification_report(y_test, pred, names)
-    recall = [c["recall"] for c in result["classes"]]
-    label = "digit" if args.dataset == "mnist" else "class"
-    print(f"per-{label} recall: " + "  ".join(f"{n}: {r:.1%}" for n, r in zip(names, recall)))
-    print(f"test accuracy {result['accuracy']:.2%}; training wall time {wall:.1f}s")
-    summary = {
-        "test_accuracy": result["accuracy"], "per_class_recall": recall,
-        "wall_seconds": wall, "first_batch_after_start_seconds": first_batch,
-        "history": history, "backend": args.backend, "optimizer": optimizer.config(),
-        "schedule": args.schedule, "batch_size": batch_size, "epochs": args.epochs,
-        "augment": augment.config() if augment else None,
-        "seed": args.seed, "report": result,
-    }
-    path = _save_trained(model, out / f"{name}.npz", metadata | {"summary": summary})
-    atomic_write_text(out / "report.json", json.dumps(summary, indent=2))
-    print(f"saved {path} and {out / 'report.json'} (checkpoint.npz resumes the run, "
-          f"history.csv has the epochs)")
-    if args.plots:
-        from .. import plots
-
-        data = _data_label(info)
-        for p in (plots.training_curves(history, Path(args.plots) / "curves.png",
-                                        f"{args.model} training", data),
-                  plots.recall_bars(recall, names, Path(args.plots) / "recall.png",
-                                    dataset=data),
-                  plots.confusion_matrix(np.array(result["confusion_matrix"]), names,
-                                         Path(args.plots) / "confusion.png", dataset=data)):
-            print(f"wrote {p}")
-    print(f"run written to {out}")
-    return 0
-
-
-def _count(n: int, word: str) -> str:
-    """ "1 epoch", "2 epochs"."""
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
-
-
-def _data_label(info: dict) -> str:
-    """The data set's name for titles: MNIST, or the folder or file it came from."""
-    if info.get("kind", "mnist") == "mnist":
-        return "MNIST"
-    return Path(info.get("root", "")).name or info.get("kind", "data")
 
 
 def process_seconds() -> float:

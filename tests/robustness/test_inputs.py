@@ -1,4 +1,5 @@
-"""Categories 1 and 2: non-finite numbers, wrong types and scales, empty and bad counts."""
+"""Inputs that are not what training expects: non-finite numbers, wrong types and scales, empty
+and bad counts."""
 
 import numpy as np
 import pytest

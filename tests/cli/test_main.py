@@ -1,5 +1,6 @@
-"""Category 7: every option is checked when parsed, options that do not apply are errors, and
-every error is one line, ``fastnn: error: ...``, with a non-zero exit and no traceback."""
+"""The ``fastnn`` command line as a whole: --version; every option is checked when parsed,
+options that do not apply are errors, and every error is one line, ``fastnn: error: ...``, with
+a non-zero exit and no traceback."""
 
 import pickle
 import re
@@ -11,6 +12,14 @@ import pytest
 
 import fastnn as fn
 from fastnn.cli import main
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"fastnn {fn.__version__} (numpy {np.__version__}, numba ")
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -47,6 +56,14 @@ def test_bad_options_fail_in_one_line_before_loading_data(tmp_path, capsys, argv
     assert re.search(message, err), err
 
 
+@pytest.mark.parametrize("value", ["0", "-1", "abc", "2.5"])
+def test_bad_sizes_name_the_option(tmp_path, capsys, value):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "folder", str(tmp_path), "--size", value])
+    assert exit_.value.code == 2
+    assert "argument --size: must be an integer >= 1" in capsys.readouterr().err
+
+
 def test_errors_raised_while_running_are_one_line_too(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path / "missing.npz")]) == 1
     err = capsys.readouterr().err.strip()
@@ -66,29 +83,6 @@ def test_compat_measure_looks_in_fastnn_data(tmp_path):
     assert out.returncode != 0
     assert out.stderr.strip().startswith("fastnn: error:")
     assert str(tmp_path / "data" / "mnist") in out.stderr and "Traceback" not in out.stderr
-
-
-def test_a_model_that_cannot_be_saved_after_training_goes_to_the_temporary_folder(
-        tmp_path, capsys, monkeypatch):
-    """The run folder vanishes during training: the trained model is saved elsewhere, and
-    the user is told where."""
-    from fastnn.cli import train as cli_train
-    from fastnn.model import Sequential
-
-    real_save = Sequential.save
-
-    def fail_in_the_run_folder(self, path, metadata=None):
-        if str(path).startswith(str(tmp_path / "run")):
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_save(self, path, metadata)
-
-    monkeypatch.setattr(Sequential, "save", fail_in_the_run_folder)
-    model = fn.Sequential([fn.Dense(2, 2)])
-    model.predict(np.zeros((1, 2), np.float32))
-    path = cli_train._save_trained(model, tmp_path / "run" / "m.npz", {"k": 1})
-    err = capsys.readouterr().err
-    assert "could not write" in err and str(path) in err and path.is_file()
-    assert fn.load(path).metadata == {"k": 1}
 
 
 def test_ctrl_c_outside_training_is_one_line(monkeypatch, capsys):

@@ -1,6 +1,5 @@
-"""Category 6: image folders. Every Pillow mode a folder may hold (16-bit, alpha, palette with
-transparency, CMYK, ...) is scaled and converted right; bad folders, splits and sizes are
-errors that name the problem."""
+"""Image files: every Pillow mode a folder may hold (16-bit, alpha, palette with transparency,
+CMYK, ...) is scaled and converted right by ``read_image``."""
 
 import io
 
@@ -10,9 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-import fastnn as fn
-from fastnn.cli import main
-from fastnn.datasets import BACKGROUND, DataError, read_image
+from fastnn.data import BACKGROUND, read_image
 
 LUMA = np.array([0.299, 0.587, 0.114])
 
@@ -28,7 +25,7 @@ def png16(a: np.ndarray) -> io.BytesIO:
     return encode(Image.fromarray(a.astype(np.uint16)))
 
 
-# --- the cases of the issue, with numbers worked out by hand ------------------------------------
+# --- each mode, with numbers worked out by hand --------------------------------------------------
 
 
 def test_16_bit_png_is_scaled_by_65535_not_clipped():
@@ -160,94 +157,3 @@ def test_any_noise_image_reads_in_range(mode, size, out, target, seed):
     x = read_image(file, out, target)
     assert x.shape == (3 if target == "rgb" else 1, *out)
     assert np.isfinite(x).all() and x.min() >= 0 and x.max() <= 1
-
-
-# --- folders, splits and sizes -------------------------------------------------------------------
-
-
-def write_class(root, name, n, colour=(200, 10, 10)):
-    (root / name).mkdir(parents=True)
-    for i in range(n):
-        Image.new("RGB", (6, 6), colour).save(root / name / f"{i}.png")
-
-
-def test_one_class_is_an_error(tmp_path):
-    write_class(tmp_path, "cats", 5)
-    with pytest.raises(DataError, match=r"only one class folder \(cats\).*at least two"):
-        fn.datasets.image_folder(tmp_path, 4)
-
-
-@pytest.mark.parametrize("n, fraction, train, test", [(1, 0.2, 1, 0), (2, 0.2, 2, 0),
-                                                      (3, 0.9, 0, 3), (1, 0.5, 1, 0)])
-def test_a_split_that_empties_a_class_is_an_error(tmp_path, n, fraction, train, test):
-    write_class(tmp_path, "cats", 10)
-    write_class(tmp_path, "dogs", n)
-    with pytest.raises(DataError, match=rf"dogs: {n} image\(s\) split with test_fraction "
-                       rf"{fraction:g} leave {train} for training and {test} for testing"):
-        fn.datasets.image_folder(tmp_path, 4, test_fraction=fraction)
-
-
-def test_a_class_may_have_one_image_without_a_test_split(tmp_path):
-    write_class(tmp_path, "cats", 3)
-    write_class(tmp_path, "dogs", 1)
-    (x, y), (xt, yt), names = fn.datasets.image_folder(tmp_path, 4, test_fraction=0)
-    assert names == ["cats", "dogs"] and np.bincount(y).tolist() == [3, 1] and len(xt) == 0
-
-
-@pytest.mark.parametrize("size", [0, -3, (0, 4), (4,), (4, 2.5), 2.0, True, "8", None])
-def test_bad_sizes_name_the_argument(tmp_path, size):
-    write_class(tmp_path, "cats", 2)
-    write_class(tmp_path, "dogs", 2)
-    with pytest.raises(ValueError, match="size must be a positive integer"):
-        fn.datasets.image_folder(tmp_path, size)
-    with pytest.raises(ValueError, match="size must be a positive integer"):
-        read_image(tmp_path / "cats" / "0.png", size)
-
-
-def test_numpy_integer_sizes_work(tmp_path):
-    write_class(tmp_path, "cats", 2)
-    assert read_image(tmp_path / "cats" / "0.png", (np.int64(3), np.int32(5))).shape == (3, 3, 5)
-
-
-@pytest.mark.parametrize("value", ["0", "-1", "abc", "2.5"])
-def test_cli_size_names_the_option(tmp_path, capsys, value):
-    with pytest.raises(SystemExit) as exit_:
-        main(["train", "folder", str(tmp_path), "--size", value])
-    assert exit_.value.code == 2
-    assert "argument --size: must be an integer >= 1" in capsys.readouterr().err
-
-
-def test_a_folder_of_mixed_modes_trains(tmp_path):
-    """16-bit, palette, alpha and CMYK files side by side in one folder."""
-    (tmp_path / "dark").mkdir()
-    (tmp_path / "light").mkdir()
-    for i in range(4):
-        Image.fromarray(np.full((5, 5), 3000 + i, np.uint16)).save(tmp_path / "dark" / f"{i}.png")
-        Image.new("CMYK", (5, 5), (0, 0, 0, 240)).save(tmp_path / "dark" / f"c{i}.tif")
-        Image.new("LA", (5, 5), (250, 255)).save(tmp_path / "light" / f"{i}.png")
-        Image.new("RGBA", (5, 5), (0, 0, 0, 0)).save(tmp_path / "light" / f"t{i}.png")
-    (x, y), (xt, yt), names = fn.datasets.image_folder(tmp_path, 4, "gray", 0.25)
-    dark, light = x[y == 0], x[y == 1]
-    assert dark.max() < 0.07 and light.min() > 0.97
-
-
-@pytest.mark.parametrize("bad, message", [(dict(mode="grey"), "mode must be 'rgb' or 'gray'"),
-                                          (dict(size=(0, 8)), "size")])
-def test_bad_arguments_are_errors_not_unreadable_files(tmp_path, bad, message):
-    write_class(tmp_path, "cats", 2)
-    write_class(tmp_path, "dogs", 2)
-    for load in (lambda: fn.datasets.image_folder(tmp_path, **({"size": 4} | bad)),
-                 lambda: fn.datasets.image_files(tmp_path, lambda p: p.parent.name,
-                                                 **({"size": 4} | bad))):
-        with pytest.raises(ValueError, match=message) as e:
-            load()
-        assert not isinstance(e.value, DataError)
-
-
-def test_labelled_files_split_like_folders(tmp_path):
-    """image_files refuses a split that leaves a class without training images, as
-    image_folder does (they share one split)."""
-    write_class(tmp_path, "cats", 3)
-    write_class(tmp_path, "dogs", 3)
-    with pytest.raises(DataError, match=r"cats: 3 image\(s\) split with test_fraction 0.9"):
-        fn.datasets.image_files(tmp_path, lambda p: p.parent.name, size=4, test_fraction=0.9)

@@ -1,7 +1,7 @@
-"""Locating and downloading the files of an IDX data set, as :mod:`fastnn.datasets` describes:
-the search order (``root``, ``$FASTNN_DATA/<name>``, the cache), the mirrors
+"""Locating and downloading the files of an IDX data set, as :mod:`fastnn.data` describes: the
+search order (``root``, ``$FASTNN_DATA/<name>``, the cache), the mirrors
 (``$FASTNN_<NAME>_MIRRORS``), and the streamed download that is verified before it is renamed
-into place. Its public names are importable from :mod:`fastnn.datasets`.
+into place. Its public names are importable from :mod:`fastnn.data`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import urllib.request
 import zlib
 from pathlib import Path
 
-from ._io import atomic_open
+from .._io import atomic_open
 from .idx import DataError, IdxDataset, IdxSpec
 
 DOWNLOAD_TIMEOUT = 30.0  # seconds a mirror may stay silent (connecting, or between two reads)

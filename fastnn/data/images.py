@@ -1,22 +1,23 @@
-"""Images: one file decoded, converted and resized with Pillow (:func:`read_image`), and a
-folder with one subfolder of images per class (:func:`image_folder`). Both are importable from
-:mod:`fastnn.datasets`.
+"""Image files: one decoded, converted and resized with Pillow (:func:`read_image`), or many
+with a progress bar and one warning for those that are not images (:func:`read_images`).
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-from .idx import DataError
+from ..progress import Progress
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm",
                   ".pgm"}
 
 
-def _pillow():
+def pillow():
+    """Pillow's Image module, or an ImportError that says how to install it."""
     try:
         from PIL import Image
     except ImportError:
@@ -32,7 +33,7 @@ image viewers and browsers show them."""
 _SIXTEEN_BIT = {"I;16", "I;16B", "I;16L", "I;16N", "I"}
 
 
-def _check_size(size) -> tuple[int, int]:
+def check_size(size) -> tuple[int, int]:
     """``size`` as (height, width) of positive ints; an int n means (n, n)."""
     dims = (size, size) if isinstance(size, (int, np.integer)) else size
     try:
@@ -84,12 +85,12 @@ def read_image(path: str | os.PathLike, size: tuple[int, int] | int, mode: str =
     Pillow. Transparent pixels (LA, RGBA, P or RGB with a transparent colour) are composited
     on a uniform ``background`` gray level, white (1.0) by default.
     """
-    image_mod = _pillow()
+    image_mod = pillow()
     if mode not in ("rgb", "gray"):
         raise ValueError(f"mode must be 'rgb' or 'gray', got {mode!r}")
     if not 0 <= background <= 1:
         raise ValueError(f"background must be a gray level in [0, 1], got {background!r}")
-    h, w = _check_size(size)
+    h, w = check_size(size)
     with image_mod.open(path) as im:
         try:
             im = _decode(im, image_mod, background)
@@ -107,55 +108,13 @@ def read_image(path: str | os.PathLike, size: tuple[int, int] | int, mode: str =
     return a.transpose(2, 0, 1) if mode == "rgb" else a[None]
 
 
-def folder_args(root: str | os.PathLike, size, test_fraction: float):
-    """The checked (folder, (h, w)) of a loader that splits a folder's images."""
-    root = Path(root)
-    size = _check_size(size)
-    if not root.is_dir():
-        raise DataError(f"{root}: no such folder")
-    if not 0 <= test_fraction < 1:
-        raise ValueError(f"test_fraction must be in [0, 1), got {test_fraction}")
-    return root, size
-
-
-def stratified_split(x: np.ndarray, y: np.ndarray, names: list[str], test_fraction: float,
-                     seed: int, where: str | os.PathLike = ""):
-    """Splits each class on its own, then shuffles both parts: ``(x_train, y_train), (x_test,
-    y_test)``. Every class must keep a training sample (and a test sample when
-    ``test_fraction > 0``); ``names`` (one per class index) and ``where`` go in the error."""
-    rng = np.random.default_rng(seed)
-    parts: dict[str, list] = {"xtr": [], "ytr": [], "xte": [], "yte": []}
-    for c, name in enumerate(names):
-        idx = np.flatnonzero(y == c)
-        n, n_test = len(idx), int(round(len(idx) * test_fraction))
-        if n - n_test < 1 or (test_fraction > 0 and n_test < 1):
-            raise DataError(f"{Path(where) / name if where else name}: {n} image(s) split with "
-                            f"test_fraction {test_fraction:g} leave {n - n_test} for training "
-                            f"and {n_test} for testing; every class needs at least one of each "
-                            "(add images or change the test fraction)")
-        idx = idx[rng.permutation(n)]
-        parts["xte"].append(x[idx[:n_test]])
-        parts["xtr"].append(x[idx[n_test:]])
-        parts["yte"].append(y[idx[:n_test]])
-        parts["ytr"].append(y[idx[n_test:]])
-    out = {key: np.concatenate(v) for key, v in parts.items()}
-    for a, b in (("xtr", "ytr"), ("xte", "yte")):
-        order = rng.permutation(len(out[a]))
-        out[a], out[b] = out[a][order], out[b][order]
-    return (out["xtr"], out["ytr"]), (out["xte"], out["yte"])
-
-
 def read_images(paths: list[Path], size: tuple[int, int] | int, mode: str, what: str,
                 progress: bool | None = None) -> tuple[list[np.ndarray], list[int]]:
     """Decodes many files as :func:`read_image` does, with a progress bar (over 500 files,
     unless ``progress`` says); files that are not readable images are skipped with one warning
     that lists them. Returns the images and the indices in ``paths`` they came from."""
-    import warnings
-
-    from .progress import Progress
-
-    image_mod = _pillow()
-    size = _check_size(size)  # bad arguments are errors, not files to skip
+    image_mod = pillow()
+    size = check_size(size)  # bad arguments are errors, not files to skip
     if mode not in ("rgb", "gray"):
         raise ValueError(f"mode must be 'rgb' or 'gray', got {mode!r}")
     bar = Progress(len(paths), f"loading {what}", unit="img",
@@ -174,42 +133,3 @@ def read_images(paths: list[Path], size: tuple[int, int] | int, mode: str, what:
         warnings.warn(f"skipped {len(skipped)} file(s) that are not readable images:\n  {listed}",
                       stacklevel=3)
     return images, kept
-
-
-def image_folder(root: str | os.PathLike, size: tuple[int, int] | int = (64, 64),
-                 mode: str = "rgb", test_fraction: float = 0.2, seed: int = 0,
-                 progress: bool | None = None):
-    """A folder with one subfolder of images per class -> ``(x_train, y_train), (x_test,
-    y_test), class_names``.
-
-    Images are float32 (N, C, h, w) in [0, 1] (C = 3 for ``mode="rgb"``, 1 for ``"gray"``),
-    resized to ``size``; labels are int64 indices into ``class_names`` (the subfolder names,
-    sorted). Each class is split on its own, so both parts hold every class. Files that are not
-    readable images are skipped with one warning that lists them; a class folder without images
-    is an error. A progress bar shows when there are more than 500 files. Decoding as in
-    :func:`read_image` (16-bit scaled by 1/65535, transparency composited on white).
-
-    It is an error when there are fewer than two classes, or when the split would leave a
-    class without training images, or without test images while ``test_fraction > 0``.
-    """
-    root, size = folder_args(root, size, test_fraction)
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not classes:
-        raise DataError(f"{root}: no class subfolders (expected one folder of images per class)")
-    if len(classes) == 1:
-        raise DataError(f"{root}: only one class folder ({classes[0]}); a classifier needs at "
-                        "least two (one subfolder of images per class)")
-    files = {c: sorted(p for p in (root / c).rglob("*") if p.is_file()
-                       and not p.name.startswith(".")) for c in classes}
-    paths = [(k, path) for k, c in enumerate(classes) for path in files[c]]
-    decoded, kept = read_images([path for _, path in paths], size, mode, root.name, progress)
-    images: dict[str, list[np.ndarray]] = {c: [] for c in classes}
-    for image, i in zip(decoded, kept):
-        images[classes[paths[i][0]]].append(image)
-    empty = [str(root / c) for c in classes if not images[c]]
-    if empty:
-        raise DataError(f"no readable images in {', '.join(empty)}")
-    x = np.stack([image for c in classes for image in images[c]])
-    y = np.concatenate([np.full(len(images[c]), k, np.int64) for k, c in enumerate(classes)])
-    train, test = stratified_split(x, y, classes, test_fraction, seed, root)
-    return train, test, classes

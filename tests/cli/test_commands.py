@@ -1,5 +1,5 @@
-"""The command line around a saved model: --version, evaluate (= report), predict on many
-images, bench's files and chart; the plots they draw."""
+"""The commands around a saved model: evaluate (= report) with its JSON and plots, and
+predict on many images, folders and .npy batches."""
 
 import json
 
@@ -8,8 +8,6 @@ import pytest
 from PIL import Image
 from test_classics import write_folder
 
-import fastnn as fn
-from fastnn import metrics, plots
 from fastnn.cli import main
 
 
@@ -22,22 +20,6 @@ def pets(tmp_path_factory):
     assert main(["train", "folder", str(root), "--hidden", "8", "--size", "16", "--epochs", "1",
                  "--out", str(out), "--quiet"]) == 0
     return out / "folder_mlp.npz", root
-
-
-def test_version(capsys):
-    with pytest.raises(SystemExit) as e:
-        main(["--version"])
-    assert e.value.code == 0
-    out = capsys.readouterr().out
-    assert out.startswith(f"fastnn {fn.__version__} (numpy {np.__version__}, numba ")
-
-
-def test_one_epoch_is_singular(pets, tmp_path, capsys):
-    _, root = pets
-    main(["train", "folder", str(root), "--hidden", "4", "--size", "8", "--epochs", "1",
-          "--out", str(tmp_path), "--quiet"])
-    out = capsys.readouterr().out
-    assert "1 epoch, loss" in out and "1 epochs" not in out
 
 
 def test_evaluate_and_report_are_one_command(pets, tmp_path, capsys):
@@ -117,21 +99,6 @@ def test_predict_goes_on_past_a_bad_file_and_reads_npy_batches(pets, tmp_path, c
     (tmp_path / "empty").mkdir()
     assert main(["predict", str(model), str(tmp_path / "empty")]) == 1
     assert "no images or .npy files in this folder" in capsys.readouterr().err
-
-
-def test_recall_axis_zooms_to_the_data():
-    assert plots.recall_axis([0.984, 0.998]) == pytest.approx((97.9, 100.0))
-    bottom, top = plots.recall_axis([0.5, 1.0])
-    assert bottom == pytest.approx(42.5) and top == 100
-    assert plots.recall_axis([0.0, 0.01]) == (0.0, pytest.approx(1.5))
-
-
-def test_format_report_columns():
-    report = metrics.classification_report(np.array([0, 1, 2, 2]), np.array([0, 1, 2, 1]),
-                                           ["a", "b", "c"])
-    lines = metrics.format_report(report).splitlines()
-    assert lines[-2].split() == ["accuracy", "0.750", "4"]
-    assert lines[-2].index("0.750") == lines[0].index("f1") - 3
 
 
 def test_evaluate_a_folder_model_trained_with_class_names(tmp_path, capsys):

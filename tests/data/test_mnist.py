@@ -1,4 +1,5 @@
-"""MNIST loading: the real files, the IDX checks, and downloads from a local HTTP server."""
+"""MNIST: the real files, found where users keep them, checked, and downloaded from local
+mirrors (one serving a corrupted copy) into the cache."""
 
 import gzip
 import hashlib
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 import fastnn as fn
-from fastnn.datasets import MNIST, DataError, parse_idx, read_idx
+from fastnn.data import MNIST, DataError
 
 
 def test_real_mnist(mnist_data):
@@ -39,20 +40,6 @@ def test_raw_files_and_standardization(data_root, tmp_path):
 
 def idx_bytes(a: np.ndarray) -> bytes:
     return bytes([0, 0, 8, a.ndim]) + b"".join(d.to_bytes(4, "big") for d in a.shape) + a.tobytes()
-
-
-def test_idx_reader_checks_everything(tmp_path):
-    a = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
-    np.testing.assert_array_equal(parse_idx(idx_bytes(a)), a)
-    with pytest.raises(DataError, match=r"f.idx: truncated: 39 bytes, but .* \(2, 3, 4\) needs 40"):
-        parse_idx(idx_bytes(a)[:-1], "f.idx")
-    with pytest.raises(DataError, match="trailing bytes"):
-        parse_idx(idx_bytes(a) + b"x", "f.idx")
-    with pytest.raises(DataError, match="not an IDX file"):
-        parse_idx(b"\x50\x4b\x03\x04" + bytes(20), "f.idx")
-    (tmp_path / "bad.gz").write_bytes(b"\x1f\x8b" + b"garbage")
-    with pytest.raises(DataError, match="bad.gz: cannot read"):
-        read_idx(tmp_path / "bad.gz")
 
 
 def mnist_copy(data_root, tmp_path):
@@ -140,18 +127,3 @@ def test_failed_download_leaves_nothing_and_names_file_and_mirrors(servers, tmp_
     assert f"{empty.url}train-images-idx3-ubyte.gz: HTTP 404" in msg
     assert f"{corrupt.url}train-images-idx3-ubyte.gz: checksum mismatch" in msg
     assert not (tmp_path / "cache").exists()  # not even an empty cache folder
-
-
-def test_md5_only_verification_as_for_fashion_mnist():
-    """Fashion-MNIST publishes MD5 sums of its gzip files only: those must do on their own."""
-    from fastnn.datasets import FASHION_MNIST, IdxSpec
-    from fastnn.download import _verify
-
-    assert all(s.md5_gz and s.sha256 is None for s in FASHION_MNIST.files)
-    data = gzip.compress(idx_bytes(np.arange(6, dtype=np.uint8)))
-    spec = IdxSpec("x", (6,), md5_gz=hashlib.md5(data).hexdigest())
-    assert _verify(data, spec) == gzip.decompress(data)
-    with pytest.raises(DataError, match="checksum mismatch"):
-        _verify(gzip.compress(idx_bytes(np.arange(1, 7, dtype=np.uint8))), spec)
-    with pytest.raises(DataError, match="corrupted gzip"):
-        _verify(data[:-1] + bytes([data[-1] ^ 1]), spec)

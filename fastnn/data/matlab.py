@@ -1,132 +1,17 @@
-"""Data kept the way the classic tutorials keep it: labels in file names, MATLAB .mat files.
-
-``image_files`` reads a flat folder whose file names carry the label (``input_3_17_12.jpg``);
-``from_mat`` reads arrays from a MATLAB file (SciPy's ``loadmat``; v7.3 HDF5 files through
-h5py). Both are re-exported by :mod:`fastnn.datasets`.
+"""MATLAB .mat files: the arrays of a tutorial's data (:func:`from_mat`), read by SciPy's
+``loadmat``, or through h5py for v7.3 (HDF5) files.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from .idx import DataError
-from .images import folder_args, read_images, stratified_split
-
-Label = str | int
-
-
-def _label_function(label: str | re.Pattern | Callable[[Path], Label | None]):
-    """A function path -> label string (or None when the file does not match)."""
-    if callable(label) and not isinstance(label, re.Pattern):
-        def from_function(path: Path) -> str | None:
-            value = label(path)
-            return None if value is None else str(value)
-        return from_function
-    try:
-        pattern = re.compile(label)
-    except (re.error, TypeError) as e:
-        raise ValueError(f"label pattern '{label}' is not a valid regular expression: {e}") \
-            from None
-    if pattern.groups != 1:
-        raise ValueError(f"label pattern '{pattern.pattern}' must have exactly one group "
-                         f"(the label), it has {pattern.groups}: e.g. r'_(\\d+)\\.jpg$'")
-
-    def from_pattern(path: Path) -> str | None:
-        match = pattern.search(path.name)
-        return None if match is None or match.group(1) is None else match.group(1)
-    return from_pattern
-
-
-def sorted_labels(labels: set[str]) -> list[str]:
-    """Labels in class order: numerically when every label is an integer, else as text."""
-    if all(re.fullmatch(r"[+-]?\d+", s) for s in labels):
-        return sorted(labels, key=lambda s: (int(s), s))
-    return sorted(labels)
-
-
-def read_class_names(spec: str | os.PathLike | Sequence[str]) -> list[str]:
-    """Class names from a list, a comma-separated string (``"零,一,二"``) or a UTF-8 text file
-    with one name per line (or one comma-separated line)."""
-    if not isinstance(spec, (str, os.PathLike)):
-        names = [str(n) for n in spec]
-    else:
-        path = Path(spec)
-        if "," not in str(spec) and path.is_file():
-            try:
-                text = path.read_text(encoding="utf-8-sig")
-            except (OSError, UnicodeDecodeError) as e:
-                raise ValueError(f"{path}: cannot read class names ({e})") from None
-            lines = [line.strip() for line in text.splitlines() if line.strip()]
-            names = [n.strip() for n in lines[0].split(",")] if len(lines) == 1 else lines
-        else:
-            names = [n.strip() for n in str(spec).split(",")]
-    if not names or any(not n for n in names):
-        raise ValueError(f"class names {spec!r}: empty name in the list")
-    if len(set(names)) != len(names):
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        raise ValueError(f"class names {spec!r}: {', '.join(dupes)} appear more than once")
-    return names
-
-
-def image_files(root: str | os.PathLike,
-                label: str | re.Pattern | Callable[[Path], Label | None],
-                size: tuple[int, int] | int = (64, 64), mode: str = "rgb",
-                test_fraction: float = 0.2, seed: int = 0,
-                class_names: str | os.PathLike | Sequence[str] | None = None,
-                progress: bool | None = None):
-    """A folder of images labelled by their file names -> ``(x_train, y_train), (x_test,
-    y_test), class_names``.
-
-    ``label`` is a regular expression with one group, searched in each file name (e.g.
-    ``r"_(\\d+)\\.jpg$"`` for ``input_3_17_12.jpg``), or a function of the path that returns the
-    label (None to skip the file). Labels become classes 0..K-1 in sorted order (numeric order
-    when all are integers: 1..15 -> 0..14). ``class_names`` (a list, ``"零,一,二"`` or a text
-    file) names them in that order; by default the names are the labels. Images are float32
-    (N, C, h, w) in [0, 1] as in :func:`~fastnn.datasets.image_folder`, split per class. Files
-    that do not match, and files that are not readable images, are each listed in one warning.
-    """
-    root, size = folder_args(root, size, test_fraction)
-    get_label = _label_function(label)
-    files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
-    labelled: list[tuple[Path, str]] = []
-    unmatched = []
-    for path in files:
-        value = get_label(path)
-        (unmatched.append(path) if value is None else labelled.append((path, value)))
-    if unmatched:
-        listed = "\n  ".join(str(p) for p in unmatched)
-        by_function = callable(label) and not isinstance(label, re.Pattern)
-        what = "the label function" if by_function else \
-            f"the pattern '{getattr(label, 'pattern', label)}'"
-        warnings.warn(f"skipped {len(unmatched)} file(s) whose names do not match {what}:\n  "
-                      f"{listed}", stacklevel=2)
-    if not labelled:
-        raise DataError(f"{root}: no file name matches the label pattern ({len(files)} files)")
-    labels = sorted_labels({v for _, v in labelled})
-    names = labels if class_names is None else read_class_names(class_names)
-    if len(names) != len(labels):
-        shown = ", ".join(labels[:20]) + (", ..." if len(labels) > 20 else "")
-        raise ValueError(f"{len(names)} class names for {len(labels)} labels found in {root} "
-                         f"({shown}): give one name per label, in sorted label order")
-    index = {v: i for i, v in enumerate(labels)}
-
-    images, kept = read_images([path for path, _ in labelled], size, mode, root.name, progress)
-    ys = [index[labelled[i][1]] for i in kept]
-    y = np.array(ys, np.int64)
-    missing = [names[i] for i in range(len(labels)) if not np.any(y == i)]
-    if missing:
-        raise DataError(f"{root}: no readable images for class(es) {', '.join(missing)}")
-    train, test = stratified_split(np.stack(images), y, list(names), test_fraction, seed, root)
-    return train, test, list(names)
-
-
-# --- MATLAB files ------------------------------------------------------------------------------
 
 
 def _read_mat(path: Path, keys: list[str]) -> dict[str, np.ndarray]:

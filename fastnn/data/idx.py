@@ -1,6 +1,6 @@
 """IDX files, the format of MNIST and its kin: parsing (every length checked), the description
 of a data set's four files (:class:`IdxSpec`, :class:`IdxDataset`), and :class:`DataError`, the
-error of every data loader. Its public names are importable from :mod:`fastnn.datasets`.
+error of every data loader. Its public names are importable from :mod:`fastnn.data`.
 """
 
 from __future__ import annotations

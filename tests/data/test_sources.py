@@ -1,0 +1,82 @@
+"""The data a training run names and a saved model finds again: each ``load_*`` gives splits,
+class names and a description, and ``test_split`` loads the same test split from that
+description, also after the data has moved; data that changed since is an error."""
+
+import shutil
+
+import numpy as np
+import pytest
+import scipy.io
+from numerals import numeral_folder, tutorial_mat_arrays
+from test_classics import write_folder
+
+from fastnn import data
+from fastnn.data import DataError
+
+
+def assert_same(a, b):
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_a_folder_model_finds_its_test_split_again_also_when_moved(tmp_path):
+    write_folder(tmp_path / "pets", ["cat", "dog"], 10, (8, 8), "rgb")
+    loaded = data.load_folder(tmp_path / "pets", 8, "rgb", 0.3, 5)
+    assert loaded.class_names == ["cat", "dog"] and loaded.train[0].shape == (14, 3, 8, 8)
+    assert loaded.description == {
+        "kind": "folder", "root": str((tmp_path / "pets").resolve()),
+        "input": {"size": [8, 8], "mode": "rgb"}, "folders": ["cat", "dog"],
+        "test_fraction": 0.3, "seed": 5}
+    metadata = {"data": loaded.description}
+    assert_same(data.test_split(metadata), loaded.test)
+    shutil.move(tmp_path / "pets", tmp_path / "moved")
+    assert_same(data.test_split(metadata, tmp_path / "moved"), loaded.test)
+    assert data.data_name(metadata) == "pets" and data.data_name({}) == "MNIST"
+
+
+def test_a_folder_with_other_classes_is_an_error(tmp_path):
+    write_folder(tmp_path / "pets", ["cat", "dog"], 6, (8, 8), "rgb")
+    metadata = {"data": data.load_folder(tmp_path / "pets", 8, "rgb", 0.3, 0).description}
+    write_folder(tmp_path / "pets", ["emu"], 6, (8, 8), "rgb")
+    with pytest.raises(DataError, match=r"has classes \['cat', 'dog', 'emu'\], the model was "
+                                        r"trained on \['cat', 'dog'\]"):
+        data.test_split(metadata)
+
+
+def test_files_labelled_by_name_keep_pattern_and_names(tmp_path):
+    root = numeral_folder(tmp_path / "numerals", per_class=4, k=2)
+    loaded = data.load_files(root, r"_(\d+)\.jpg$", 16, "gray", 0.5, 1, "零,一")
+    assert loaded.class_names == ["零", "一"] and loaded.train[0].shape == (4, 1, 16, 16)
+    assert loaded.description["label_pattern"] == r"_(\d+)\.jpg$"
+    metadata = {"data": loaded.description}
+    assert_same(data.test_split(metadata, class_names=["零", "一"]), loaded.test)
+    with pytest.raises(ValueError, match="3 class names for 2 labels"):
+        data.test_split(metadata, class_names=["a", "b", "c"])
+
+
+def test_a_mat_file_split_by_fraction_is_found_again(tmp_path):
+    _, _, arrays = tutorial_mat_arrays(m=30, mt=0, k=3)
+    scipy.io.savemat(tmp_path / "d.mat", {"X": arrays["X"], "y": arrays["y"] - 1})
+    loaded = data.load_mat(tmp_path / "d.mat", ["X", "y"], [64, 64], "F", 0.2, 3)
+    assert loaded.class_names == ["0", "1", "2"] and loaded.test[0].shape[1:] == (1, 64, 64)
+    assert loaded.description["input"] == {"size": [64, 64], "mode": "gray"}
+    metadata = {"data": loaded.description}
+    assert_same(data.test_split(metadata), loaded.test)
+    with pytest.raises(DataError, match="3 classes, but the model has 2 class names"):
+        data.test_split(metadata, class_names=["a", "b"])
+    with pytest.raises(ValueError, match="give X, y or X, y, X_test, y_test"):
+        data.load_mat(tmp_path / "d.mat", ["X"])
+
+
+def test_a_model_without_a_description_was_trained_on_mnist(data_root):
+    x, y = data.test_split({}, data_root / "mnist")
+    assert x.shape == (10000, 1, 28, 28) and y.shape == (10000,)
+
+
+def test_fewer_training_samples_and_other_names():
+    splits = data.Splits((np.zeros((5, 2)), np.arange(5)), (np.ones((2, 2)), np.arange(2)),
+                         ["a", "b"], {"kind": "x"})
+    first = splits.first(3)
+    assert first.train[1].tolist() == [0, 1, 2] and first.test[0].shape == (2, 2)
+    assert splits.renamed(["A", "B"]).class_names == ["A", "B"]
+    assert splits.class_names == ["a", "b"]
