@@ -1,9 +1,10 @@
 """The model zoo that the bench times (:mod:`fastnn.benchmark`), its arithmetic, and the same
 network in PyTorch.
 
-Arithmetic is counted as the multiply-adds of the convolutions and dense layers (2 FLOPs each,
-"direct" counting, whatever algorithm runs them): forward once, backward twice (input and
-weight gradients; the first layer has no input gradient).
+Arithmetic is counted as the multiply-adds of the layers that declare ``multiply_adds``, the
+convolutions and dense layers (their ``flops``, 2 a multiply-add, "direct" counting, whatever
+algorithm runs them): forward once, backward twice (input and weight gradients; the first
+layer has no input gradient).
 """
 
 from __future__ import annotations
