@@ -1,9 +1,5 @@
 """The former name of :mod:`fastnn.data`, kept so that ``fastnn.datasets.mnist()`` and every
 other name it had go on working: the same objects, from the same place."""
 
-import os  # noqa: F401  (the module had os and np; scripts reach them as fn.datasets.np)
-
-import numpy as np  # noqa: F401
-
 from .data import *  # noqa: F403
 from .data import __all__  # noqa: F401

@@ -18,9 +18,10 @@ from fastnn._io import atomic_open, atomic_write_text, clear_stale_temporaries
 # the sync and rename (os.fsync is made to block), so the signal lands mid-save.
 SAVER = textwrap.dedent("""
     import os, sys, time
+    import numpy as np
     import fastnn as fn
     model = fn.Sequential([fn.Dense(64, 32), fn.ReLU(), fn.Dense(32, 3)], seed=1)
-    model.predict(fn.datasets.np.zeros((1, 64), "float32"))
+    model.predict(np.zeros((1, 64), "float32"))
     def blocked_fsync(fd):
         print("saving", flush=True)
         time.sleep(120)
