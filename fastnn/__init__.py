@@ -24,6 +24,7 @@ from . import (
     optim,
 )
 from ._malloc import retain_freed_memory
+from ._version import __version__ as __version__
 from .augment import Augment
 from .backend import get_backend, set_backend, use_backend
 from .gradcheck import gradcheck, numeric_gradient
@@ -50,8 +51,6 @@ from .schedules import cosine
 from .serialization import Checkpoint, ModelFileError, load_checkpoint, save_checkpoint
 from .serialization import load_model as load
 from .training import TrainingInterrupted
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Adam", "Augment", "AvgPool2D", "BatchNorm1D", "BatchNorm2D", "BinaryCrossEntropy",

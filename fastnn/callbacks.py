@@ -32,6 +32,7 @@ import numpy as np
 from ._io import atomic_write_text
 from .callback_base import Callback, MonitorCallback, check_count
 from .model_file import save_checkpoint
+from .progress import Progress, stderr_is_terminal
 from .schedules import (  # noqa: F401  (fn.callbacks.OneCycle and the rest)
     CosineDecay,
     ExponentialDecay,
@@ -203,9 +204,6 @@ class ProgressBar(Callback):
     the bar says the kernels are compiling, and the rate and time left leave that time out."""
 
     def __init__(self, force: bool = False, every: int = 1) -> None:
-        # progress imports tqdm (60 ms): here, not at the top, so `import fastnn` skips it
-        from .progress import stderr_is_terminal
-
         self.force = bool(force)
         self.every = check_count("ProgressBar", "every", every, 1)
         self.enabled = self.force or stderr_is_terminal()
@@ -213,8 +211,6 @@ class ProgressBar(Callback):
         self.first = True
 
     def on_epoch_begin(self, epoch, logs):
-        from .progress import Progress
-
         epochs = self.trainer.epochs
         total = self.trainer.samples
         self.bar = Progress(total, f"epoch {epoch + 1}/{epochs}", unit="img",

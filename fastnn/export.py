@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ._io import atomic_open
+from ._version import __version__
 from .layers import LAYERS, BatchNorm1D, BatchNorm2D, Conv2D, Dense, Flatten, declares
 from .model import Sequential
 
@@ -142,7 +143,7 @@ def to_onnx_model(model: Sequential, input_shape: tuple[int | str, ...] | None =
         outputs, inits)
     opsets = [helper.make_opsetid("", opset)]
     proto = helper.make_model(onnx_graph, opset_imports=opsets, producer_name="fastnn",
-                              producer_version=_version(),
+                              producer_version=__version__,
                               ir_version=helper.find_min_ir_version_for(opsets))
     proto.doc_string = repr(model)
     meta = {"class_names": json.dumps(model.class_names), "loss": json.dumps(model.loss.config()),
@@ -183,10 +184,6 @@ def _output_width(model: Sequential) -> int | None:
     return None
 
 
-def _version() -> str:
-    from . import __version__
-
-    return __version__
 
 
 def to_onnx(model: Sequential, path: str | os.PathLike,

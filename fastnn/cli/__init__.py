@@ -21,6 +21,7 @@ import sys
 
 import numpy as np
 
+from .._version import __version__
 from . import bench, commands, options, train
 from .bench import cmd_bench, cmd_bench_compare, cmd_bench_show
 from .commands import (
@@ -73,8 +74,6 @@ def _versions() -> str:
     import platform
 
     import numba
-
-    from .. import __version__
 
     return (f"fastnn {__version__} (numpy {np.__version__}, numba {numba.__version__}, "
             f"python {platform.python_version()})")

@@ -13,7 +13,9 @@ import numpy as np
 
 from .. import data, inputs, metrics
 from .._io import atomic_write_text
+from ..compat.network import measure
 from ..data.images import pillow
+from ..export import input_shape_of, to_onnx
 from ..model import Sequential
 from ..serialization import load_model as load
 from .results import count, result_plots
@@ -180,8 +182,6 @@ def add_export_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from ..export import to_onnx
-
     out = Path(args.output)
     if out.resolve() == Path(args.model).resolve():
         raise ValueError(f"{out}: the ONNX file would replace the model it is exported from")
@@ -203,8 +203,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _input_shape(model: Sequential) -> tuple:
-    from ..export import input_shape_of
-
     return input_shape_of(model)
 
 
@@ -222,8 +220,6 @@ def add_compat_measure_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_compat_measure(args: argparse.Namespace) -> int:
-    from ..compat.network import measure
-
     data = args.data
     if data is None and os.environ.get("FASTNN_DATA"):  # where fastnn keeps MNIST, if set
         data = str(Path(os.environ["FASTNN_DATA"]) / "mnist")
