@@ -129,7 +129,8 @@ class ShapeError(ValueError):
     """A layer was given an input of the wrong shape."""
 
 
-def _want(layer: Layer, expected: str, shape: tuple[int, ...]) -> ShapeError:
+def _shape_error(layer: Layer, expected: str, shape: tuple[int, ...]) -> ShapeError:
+    """The error for an input of ``shape`` where ``layer`` expects ``expected``."""
     got = "(N, " + ", ".join(str(d) for d in shape) + ")"
     return ShapeError(f"{layer!r} expects input of shape {expected}, got {got}")
 
@@ -169,7 +170,7 @@ class Dense(Layer):
 
     def output_shape(self, shape):
         if shape != (self.in_features,):
-            raise _want(self, f"(N, {self.in_features})", shape)
+            raise _shape_error(self, f"(N, {self.in_features})", shape)
         return (self.out_features,)
 
     def flops(self, in_shape, out_shape):
@@ -243,9 +244,10 @@ class Conv2D(Layer):
     def output_shape(self, shape):
         k, p, s = self.kernel_size, self.padding, self.stride
         if len(shape) != 3 or shape[0] != self.in_channels:
-            raise _want(self, f"(N, {self.in_channels}, H, W)", shape)
+            raise _shape_error(self, f"(N, {self.in_channels}, H, W)", shape)
         if min(shape[1:]) + 2 * p < k:
-            raise _want(self, f"(N, {self.in_channels}, H, W) with H, W >= {k - 2 * p}", shape)
+            raise _shape_error(self, f"(N, {self.in_channels}, H, W) with H, W >= {k - 2 * p}",
+                               shape)
         return (self.out_channels,) + geometry.out_hw(shape[1], shape[2], k, k, s, p)
 
     def flops(self, in_shape, out_shape):
@@ -280,7 +282,7 @@ class _Pool2D(Layer):
 
     def output_shape(self, shape):
         if len(shape) != 3 or min(shape[1:]) < self.size:
-            raise _want(self, f"(N, C, H, W) with H, W >= {self.size}", shape)
+            raise _shape_error(self, f"(N, C, H, W) with H, W >= {self.size}", shape)
         return (shape[0],) + geometry.out_hw(shape[1], shape[2], self.size, self.size,
                                              self.stride)
 
@@ -341,7 +343,7 @@ class GlobalAvgPool2D(Layer):
 
     def output_shape(self, shape):
         if len(shape) != 3:
-            raise _want(self, "(N, C, H, W)", shape)
+            raise _shape_error(self, "(N, C, H, W)", shape)
         return (shape[0],)
 
     def flops(self, in_shape, out_shape):
@@ -416,7 +418,7 @@ class _BatchNorm(Layer):
     def output_shape(self, shape):
         if len(shape) != self.rank or shape[0] != self.channels:
             dims = "" if self.rank == 1 else ", H, W"
-            raise _want(self, f"(N, {self.channels}{dims})", shape)
+            raise _shape_error(self, f"(N, {self.channels}{dims})", shape)
         return shape
 
     def flops(self, in_shape, out_shape):

@@ -11,7 +11,7 @@ from conftest import blobs
 import fastnn as fn
 from fastnn import callbacks as cb
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent / "fixtures"
 
 
 def bn_model(seed=0):
@@ -111,7 +111,7 @@ def test_non_object_json_and_zip_bombs(tmp_path):
 
 
 def test_files_written_before_parameters_had_one_key_still_load(tmp_path):
-    """tests/data/format1_*.npz were written by fastnn before a parameter had one key (see
+    """tests/fixtures/format1_*.npz were written by fastnn before a parameter had one key (see
     make_format1.py there): arrays ``layer0.w``, optimizer state ``optimizer/0.w/0``."""
     with np.load(DATA / "format1_checkpoint.npz") as data:
         raw = dict(data)

@@ -1,4 +1,4 @@
-"""Category 8: ``import fastnn`` on a read-only install with an unwritable HOME.
+"""``import fastnn`` on a read-only install with an unwritable HOME.
 
 How the test reproduces it honestly: fastnn (with its kernels) is copied into a folder that is
 made read-only, HOME is an empty read-only folder, and Python runs in a subprocess whose file

@@ -1,4 +1,4 @@
-"""Category 9: predict from one thread while another runs fit does not disturb fit."""
+"""Predict from one thread while another runs fit does not disturb fit."""
 
 import threading
 
