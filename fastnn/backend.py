@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+import numba
+
 from .kernels import numba as _numba
 from .kernels import reference as _reference
 
@@ -141,6 +143,31 @@ def use_backend(name: str) -> Iterator[None]:
 def kernels() -> Kernels:
     """The current backend's kernels (see :func:`set_backend`)."""
     return BACKENDS[_current]
+
+
+SMALL_CALL_FLOPS = 4_000_000
+"""Work below which a model call runs on one Numba thread. On 2 cores the MNIST CNN on one
+image (1.7 MFLOP) is as fast on one thread as on two (86 and 89 us, `fastnn bench`), but every
+parallel region waits for all its threads: with one core busy elsewhere, that call took 21 ms
+on two threads. From 8 images (14 MFLOP) two threads pay (177 against 273 us)."""
+
+
+@contextmanager
+def threads_for(flops: int) -> Iterator[None]:
+    """Runs a block of ``flops`` of work on one Numba thread if that is below
+    :data:`SMALL_CALL_FLOPS`, else on the threads it has. The kernels give the same bits on any
+    number of threads (each sample's loop is the same, and sums over the batch go in batch
+    order), so the choice changes the time only. Numba's thread count is per calling thread:
+    another thread's training is not affected."""
+    threads = numba.get_num_threads()
+    if flops >= SMALL_CALL_FLOPS or threads == 1 or _current != "numba":
+        yield
+        return
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(threads)
 
 
 set_backend(os.environ.get("FASTNN_BACKEND", "numba"))

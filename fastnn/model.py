@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import inputs
+from . import backend, inputs
 from . import losses as losses_mod
 from . import training as training_mod
 from .fusion import Plan, build_plan
-from .layers import Layer, ShapeError
+from .layers import Layer, ShapeError, declares
 from .model_file import key, save_model
 from .summary import summary_table
 
@@ -45,7 +45,8 @@ class Sequential:
         self.loss = losses_mod.get(loss)
         self.class_names = list(class_names) if class_names is not None else None
         self.metadata: dict = {}
-        self._checked: dict[tuple, tuple[int, ...]] = {}  # (layers, input) -> output shape
+        # (layers, input) -> output shape and forward FLOPs per sample
+        self._checked: dict[tuple, tuple[tuple[int, ...], int]] = {}
         self.input_shape: tuple[int, ...] | None = None  # the last per-sample shape checked
         self.fuse = fuse
         self._plan: tuple[tuple[int, ...], Plan] | None = None
@@ -95,14 +96,22 @@ class Sequential:
         self.input_shape = sample_shape
         key = (self._layers_key(), sample_shape)
         if key not in self._checked:
-            shape = sample_shape
+            shape, flops = sample_shape, 0
             for i, layer in enumerate(self.layers):
                 try:
-                    shape = layer.output_shape(shape)
+                    out = layer.output_shape(shape)
                 except ShapeError as e:
                     raise ShapeError(f"layer {i} {e}") from None
-            self._checked[key] = shape
-        return self._checked[key]
+                flops += layer.flops(shape, out) if declares(layer, "flops") else 0
+                shape = out
+            self._checked[key] = shape, flops
+        return self._checked[key][0]
+
+    def forward_flops(self, batch_shape: tuple[int, ...]) -> int:
+        """FLOPs of a forward pass over a batch of ``batch_shape`` (N, ...), as the layers
+        declare them (a layer that declares none counts 0)."""
+        self.check_shape(batch_shape[1:])
+        return self._checked[(self._layers_key(), self.input_shape)][1] * int(batch_shape[0])
 
     def _layers_key(self) -> tuple:
         """What the plan and the checked shapes depend on: the layers (and whether to fuse)."""
@@ -127,8 +136,9 @@ class Sequential:
         """Logits in evaluation mode, under the model's lock: a layer keeps what its backward
         pass needs, so a forward pass from another thread in the middle of a training step
         would spoil it. With the lock, predict from one thread while another runs fit is safe:
-        it waits for the step to end and sees the weights between two steps."""
-        with self.lock:
+        it waits for the step to end and sees the weights between two steps. A small batch runs
+        on one thread (:func:`fastnn.backend.threads_for`)."""
+        with self.lock, backend.threads_for(self.forward_flops(x.shape)):
             return self.forward(x)
 
     def __getstate__(self) -> dict:
