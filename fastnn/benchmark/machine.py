@@ -14,6 +14,8 @@ from pathlib import Path
 
 PACKAGES = ("fastnn", "numpy", "numba", "llvmlite", "scipy", "threadpoolctl", "torch", "onnx",
             "onnxruntime")
+THREAD_PREFIXES = ("OMP_", "GOMP_", "KMP_", "MKL_", "OPENBLAS_", "NUMBA_")
+"""Environment variables that set thread counts or wait policies, recorded with a result."""
 SIMD = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
         "avx512_bf16", "amx_tile", "neon", "asimd", "sve")
 
@@ -81,8 +83,7 @@ def environment() -> dict:
         else os.cpu_count(),
         "commit": _commit(),
         "versions": {name: _version(name) for name in PACKAGES},
-        "thread_variables": {k: v for k, v in os.environ.items()
-                             if k.startswith(("OMP_", "MKL_", "OPENBLAS_", "NUMBA_", "KMP_"))},
+        "thread_variables": {k: v for k, v in os.environ.items() if k.startswith(THREAD_PREFIXES)},
         "runtime": {},
     }
 
