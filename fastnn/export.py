@@ -184,8 +184,6 @@ def _output_width(model: Sequential) -> int | None:
     return None
 
 
-
-
 def to_onnx(model: Sequential, path: str | os.PathLike,
             input_shape: tuple[int | str, ...] | None = None, probabilities: bool = False,
             opset: int = OPSET, dtype=None) -> Path:

@@ -110,8 +110,9 @@ class Sequential:
     def forward_flops(self, batch_shape: tuple[int, ...]) -> int:
         """FLOPs of a forward pass over a batch of ``batch_shape`` (N, ...), as the layers
         declare them (a layer that declares none counts 0)."""
-        self.check_shape(batch_shape[1:])
-        return self._checked[(self._layers_key(), self.input_shape)][1] * int(batch_shape[0])
+        sample_shape = tuple(int(d) for d in batch_shape[1:])
+        self.check_shape(sample_shape)
+        return self._checked[(self._layers_key(), sample_shape)][1] * int(batch_shape[0])
 
     def _layers_key(self) -> tuple:
         """What the plan and the checked shapes depend on: the layers (and whether to fuse)."""

@@ -127,7 +127,6 @@ def _jsonable(history: dict) -> dict:
             for k, v in history.items()}
 
 
-
 # --- loading: the file is untrusted input -------------------------------------------------
 
 def _npy_headers(zf: zipfile.ZipFile, max_bytes: int) -> dict[str, tuple[tuple, np.dtype]]:

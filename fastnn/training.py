@@ -112,7 +112,7 @@ def fit(model, x, y=None, loss: str | losses_mod.Loss | None = None,
         callbacks: Sequence | None = None, validation_split: float = 0.0,
         initial_epoch: int = 0, steps_per_epoch: int | None = None,
         resume=None, augment=None) -> dict[str, list]:
-    """Minibatch training (the loop is :mod:`fastnn.training`). Returns the history:
+    """Minibatch training (the loop is :class:`Trainer`, below). Returns the history:
     per-epoch ``loss``, ``accuracy`` (running means over the epoch's batches),
     ``val_loss``, ``val_accuracy``, ``lr``, ``seconds``, and ``first_batch_seconds``.
 

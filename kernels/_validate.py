@@ -75,7 +75,6 @@ def out_size(size: int, k: int, stride: int, padding: int, what: str) -> int:
     return geometry.out_size(size, k, stride, padding)
 
 
-
 def window_args(x_shape, kh, kw, stride, padding, what="kernel"):
     """Checks a 4-D input shape against a window; returns ints and (OH, OW)."""
     kh = integer("kh", kh, 1)
@@ -109,7 +108,6 @@ def channel_vectors(channels, dtype, **vectors):
         out.append(v)
     same_dtype(x=np.empty(0, dtype), **dict(zip(vectors, out)))
     return out
-
 
 
 def positive_eps(eps):

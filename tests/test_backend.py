@@ -52,3 +52,18 @@ def test_the_threshold_changes_the_time_not_the_bits(monkeypatch, build, sample)
     monkeypatch.setattr(backend, "SMALL_CALL_FLOPS", float("inf"))  # every call on one thread
     for n, expected in zip((1, 2, 5), parallel):
         np.testing.assert_array_equal(model.predict(x[:n]), expected)
+
+
+def test_forward_flops_reads_its_own_shape_not_the_last_one_checked(monkeypatch):
+    """Another thread may check another shape in between (a streaming fit checks its batches
+    outside the lock)."""
+    model = fn.models.mnist_cnn(0)
+    check = model.check_shape
+
+    def and_another_thread(shape):
+        out = check(shape)
+        model.input_shape = (1, 8, 8)  # what another thread's check would leave
+        return out
+
+    monkeypatch.setattr(model, "check_shape", and_another_thread)
+    assert model.forward_flops((2, 1, 28, 28)) == 2 * 1728896

@@ -31,6 +31,8 @@ ROW_KEYS = {"network": str, "size": int, "threads": int, "load": bool, "task": s
             "batch": int, "framework": str, "status": str, "processes": list}
 KERNEL_KEYS = {"case": str, "implementation": str, "threads": int, "status": str,
                "processes": list}
+CELL_KEYS = {"network": str, "size": int, "threads": int, "load": bool, "infer": list | tuple,
+             "train": list | tuple}
 OTHERS = ("pytorch", "onnxruntime")
 
 
@@ -90,10 +92,24 @@ def validate(data: object, name: str = "result") -> dict:
             if not bad and any(not isinstance(t, int | float) or isinstance(t, bool)
                                or not t > 0 for t in row["processes"]):
                 bad = ["processes"]
+            if not bad and row["status"] == "ok" and not row["processes"]:
+                bad = ["processes (none, yet the status is ok)"]
             if bad:
                 raise BenchFileError(f"{name}: {part}[{i}] has no valid {', '.join(bad)}")
+            rows[i] = with_stats(row)  # derived, not trusted
     if not isinstance(data.get("environment"), dict):
         raise BenchFileError(f"{name}: \"environment\" is missing")
+    settings, peaks = data.get("settings"), data.get("matmul_peak_gflops")
+    if not (isinstance(settings, dict) and isinstance(settings.get("rounds"), int)
+            and isinstance(settings.get("optimizer"), str)
+            and isinstance(settings.get("cells"), list)):
+        raise BenchFileError(f"{name}: \"settings\" (rounds, optimizer, cells) is missing")
+    for i, cell in enumerate(settings["cells"]):
+        if not (isinstance(cell, dict) and all(isinstance(cell.get(k), kind)
+                                               for k, kind in CELL_KEYS.items())):
+            raise BenchFileError(f"{name}: settings.cells[{i}] is not a valid cell")
+    if not (isinstance(peaks, dict) and all(isinstance(v, int | float) for v in peaks.values())):
+        raise BenchFileError(f"{name}: \"matmul_peak_gflops\" is missing")
     return data
 
 

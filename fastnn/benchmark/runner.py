@@ -29,11 +29,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .. import zoo
+from . import kernels as kernel_cases
 from . import machine, results
 
 CHILD = Path(__file__).with_name("child.py")
 FRAMEWORKS = ("fastnn", "pytorch", "onnxruntime")
-IMPLEMENTATIONS = ("numba", "reference", "numpy-im2col")
+IMPLEMENTATIONS = tuple(kernel_cases.IMPLEMENTATIONS)
 INFER_BATCHES = (1, 8, 32, 128, 256)
 TRAIN_BATCHES = (8, 32, 128)
 TRAIN_IMAGES = 128  # a train case runs max(1, 128 // batch) steps per timed call
@@ -81,12 +82,16 @@ class Settings:
 
 def plan(networks: list[str] | None = None, threads: list[int] | None = None,
          infer: tuple[int, ...] | None = None, train: tuple[int, ...] | None = None,
-         sizes: bool = True, load: bool = True, quick: bool = False) -> list[Cell]:
+         sizes: bool | None = None, load: bool | None = None,
+         quick: bool = False) -> list[Cell]:
     """The cells of a run. By default: every zoo network at its own size with 1 and all
     usable cores' threads, inference at batch 1-256 and training at 8-128; SimpleVGGNet
     with batch norm at its other sizes; and, with one core busy, batch-1 inference and the
-    batch-32 step. ``quick``: the two small networks, all threads, batches 1 and 32."""
+    batch-32 step. ``quick``: the two small networks, all threads, batches 1 and 32, and no
+    sizes or load unless asked for."""
     cores = machine.environment()["usable_cores"] or 1
+    sizes = not quick if sizes is None else sizes
+    load = not quick if load is None else load
     if quick:
         networks = networks or ["mnist-cnn", "lenet5"]
         threads, infer, train = threads or [cores], infer or (1, 32), train or (32,)
@@ -271,21 +276,25 @@ class Runner:
                     runs[impl].append(str(e))
                     continue
                 runs[impl].append(out["cases"])
-        rows = []
         ok = {impl: [run for run in v if not isinstance(run, str)] for impl, v in runs.items()}
-        names = [c["case"] for run in ok["numba"][:1] for c in run]
+        names = list(dict.fromkeys(c["case"] for v in ok.values() for run in v for c in run))
+        rows = []
+        for impl in IMPLEMENTATIONS:
+            failed = [run for run in runs[impl] if isinstance(run, str)]
+            if not ok[impl] and failed:
+                rows.append(results.with_stats({"case": "(every case)", "implementation": impl,
+                                                "threads": threads, "processes": [],
+                                                "status": "failed", "reason": failed[0]}))
         for name in names:
             for impl in IMPLEMENTATIONS:
                 times = [min(c["samples"]) for run in ok[impl] for c in run if c["case"] == name]
-                if not times and not runs[impl]:
-                    continue
-                failed = [run for run in runs[impl] if isinstance(run, str)]
-                row = {"case": name, "implementation": impl, "threads": threads,
-                       "processes": times,
-                       "status": "ok" if times else ("failed" if failed else "missing"),
-                       "reason": failed[0] if failed else None}
-                if times or failed:
-                    rows.append(results.with_stats(row))
+                if times:
+                    failed = [run for run in runs[impl] if isinstance(run, str)]
+                    rows.append(results.with_stats({
+                        "case": name, "implementation": impl, "threads": threads,
+                        "processes": times, "status": "ok",
+                        "reason": f"{len(failed)} processes failed: {failed[0]}" if failed
+                        else None}))
         return rows
 
 

@@ -22,7 +22,7 @@ import sys
 import numpy as np
 
 from .._version import __version__
-from . import bench, commands, options, train
+from . import bench, commands, train
 from .bench import cmd_bench, cmd_bench_compare, cmd_bench_show
 from .commands import (
     PREDICT_SUFFIXES,
@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_evaluate_parser(sub)
     commands.add_predict_parser(sub)
     commands.add_export_parser(sub)
-    bench.add_parser(sub, options.integer)
+    bench.add_parser(sub)
     commands.add_compat_measure_parser(sub)
     return parser
 

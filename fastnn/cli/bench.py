@@ -14,9 +14,10 @@ from pathlib import Path
 from .. import benchmark, plots, zoo
 from .._io import atomic_write_text
 from ..benchmark import runner
+from .options import integer, new_file
 
 
-def add_parser(sub: argparse._SubParsersAction, integer) -> None:
+def add_parser(sub: argparse._SubParsersAction) -> None:
     bench = sub.add_parser(
         "bench", help="time the zoo against PyTorch and onnxruntime, and the kernels, each "
         "framework alone in its own processes",
@@ -26,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction, integer) -> None:
         "of its own, the processes taking turns; the tables give medians and fastnn's time "
         "over the other's (lower is better). `fastnn bench compare OLD NEW` compares two runs.")
     bench.add_argument("--quick", action="store_true", help="the two small networks, batch 1 "
-                       "and 32, all threads: under a minute")
+                       "and 32, all threads: about 30 s")
     bench.add_argument("--networks", nargs="+", choices=[net.name for net in zoo.ZOO],
                        help="only these networks of the zoo (default: all)")
     bench.add_argument("--threads", nargs="+", type=integer(1), metavar="T",
@@ -78,20 +79,13 @@ def _json_path(requested: str | None) -> Path:
     """--json as given (never replacing a file), else a new runs/bench/fastnn-bench-<time>.json
     under the working directory: the bench never rewrites a file in the repository."""
     if requested:
-        return _new_file(requested)
+        return new_file(requested)
     stem = Path("runs/bench") / f"fastnn-bench-{time.strftime('%Y%m%d-%H%M%S')}"
     path, n = stem.with_suffix(".json"), 1
     while path.exists():
         n += 1
         path = stem.parent / f"{stem.name}-{n}.json"
     return path
-
-
-def _new_file(path: str) -> Path:
-    out = Path(path)
-    if out.exists():
-        raise ValueError(f"{out} exists; give another name or remove it first")
-    return out
 
 
 def _interrupt(signum, frame):  # a kill (SIGTERM) cleans up as Ctrl-C does
@@ -103,7 +97,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     plot_path = None
     if args.plot is not None:
         plots._pyplot()  # no matplotlib: say so now, not after minutes of benchmarking
-        plot_path = _new_file(args.plot) if args.plot else json_path.with_suffix(".png")
+        plot_path = new_file(args.plot) if args.plot else json_path.with_suffix(".png")
     full = not args.quick
     cells = runner.plan(args.networks, args.threads, args.batches, args.train_batches,
                         sizes=full if args.sizes is None else args.sizes,
@@ -113,7 +107,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
                                kernels=full if args.kernels is None else args.kernels,
                                budget=0.1 if args.quick else 0.3)
     print(f"timing {len(cells)} cells, {args.rounds} processes per framework each"
-          + ("" if args.quick else " (several minutes; --quick takes under one)"), file=sys.stderr)
+          + ("" if args.quick else " (about 20 minutes on 2 cores; --quick takes 30 s)"),
+          file=sys.stderr)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         result = benchmark.run(settings, progress=lambda text: print(
@@ -136,7 +131,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_bench_show(args: argparse.Namespace) -> int:
     result = benchmark.load(args.result)
-    plot_path = _new_file(args.plot) if args.plot else None
+    plot_path = new_file(args.plot) if args.plot else None
     print(benchmark.report(result))
     if plot_path is not None:
         plots.bench_curves(result, plot_path)

@@ -18,15 +18,8 @@ from ..data.images import pillow
 from ..export import input_shape_of, to_onnx
 from ..model import Sequential
 from ..serialization import load_model as load
+from .options import new_file
 from .results import count, result_plots
-
-
-def _new_file(path: str) -> Path:
-    """An output path that holds nothing yet: results are never silently replaced."""
-    out = Path(path)
-    if out.exists():
-        raise ValueError(f"{out} exists; give another name or remove it first")
-    return out
 
 
 def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
@@ -46,7 +39,7 @@ def add_evaluate_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    json_out = _new_file(args.json) if args.json else None
+    json_out = new_file(args.json) if args.json else None
     model = load(args.model)
     x_test, y_test = data.test_split(model.metadata, args.data, model.class_names)
     loss, acc = model.evaluate(x_test, y_test)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 
 
 def integer(minimum: int):
@@ -62,3 +63,11 @@ def widths(text: str) -> str:
             raise argparse.ArgumentTypeError(f"must be widths like 20,7,5 (integers >= 1), "
                                              f"got {text!r}") from None
     return text
+
+
+def new_file(path: str) -> Path:
+    """An output path that holds nothing yet: results are never silently replaced."""
+    out = Path(path)
+    if out.exists():
+        raise ValueError(f"{out} exists; give another name or remove it first")
+    return out

@@ -338,6 +338,7 @@ def _resume(args: argparse.Namespace, optimizer, x_shape):
                          f"--epochs is the total, so give more than {ckpt.epoch}")
     return ckpt
 
+
 def _announce(args: argparse.Namespace, loaded: data.Splits, training: _Training,
               load_seconds: float) -> None:
     """The data, the model's summary and the training settings."""

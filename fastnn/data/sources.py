@@ -111,6 +111,28 @@ def description_of(metadata: dict) -> dict:
     return metadata.get("data", {"kind": "mnist"})
 
 
+DESCRIBED = {"mnist": (), "files": ("root", "label_pattern", "input", "test_fraction", "seed"),
+             "mat": ("root", "keys", "test_fraction", "seed"),
+             "folder": ("root", "input", "test_fraction", "seed")}
+"""What a saved model's description of its data must hold, per kind."""
+
+
+def _check_description(info: object, data_dir) -> None:
+    """A DataError naming what the description lacks (a file's metadata is untrusted)."""
+    if not isinstance(info, dict) or info.get("kind") not in DESCRIBED:
+        kind = info.get("kind") if isinstance(info, dict) else info
+        raise DataError(f"the model's metadata describes no known data ({kind!r}); give the "
+                        "data's place with --data, as it was trained")
+    lacking = [k for k in DESCRIBED[info["kind"]] if k not in info
+               and not (k == "root" and data_dir)]
+    entry = info.get("input", {"size": (0, 0), "mode": ""})
+    if not isinstance(entry, dict) or not {"size", "mode"} <= set(entry):
+        lacking.append("input size and mode")
+    if lacking:
+        raise DataError(f"the model's metadata describes its {info['kind']} data without "
+                        f"{', '.join(lacking)}")
+
+
 def load_described(metadata: dict, data_dir: str | os.PathLike | None = None,
                    class_names: Sequence[str] | None = None) -> Splits:
     """The data a saved model's metadata describes, loaded and split again the same way (the
@@ -119,6 +141,7 @@ def load_described(metadata: dict, data_dir: str | os.PathLike | None = None,
     the model's: it is an error when the data no longer has as many classes (or, for a folder,
     other class folders)."""
     info = description_of(metadata)
+    _check_description(info, data_dir)
     kind = info["kind"]
     if kind == "mnist":
         return load_mnist(data_dir)

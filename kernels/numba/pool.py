@@ -94,7 +94,6 @@ def maxpool2d_backward(dy: np.ndarray, argmax: np.ndarray, x_shape) -> np.ndarra
     return dx.reshape(x_shape)
 
 
-
 @njit(cache=True, parallel=True)
 def _avgpool_forward(x, size, stride, y):
     scale = x.dtype.type(1.0 / (size * size))

@@ -117,7 +117,6 @@ def conv2d_relu_maxpool_backward(dy: np.ndarray, y: np.ndarray, argmax: np.ndarr
     return conv2d_backward(dconv, x, w, stride, padding, input_grad)
 
 
-
 def conv2d_relu_batchnorm_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray,
                                   gamma: np.ndarray, beta: np.ndarray, stride: int = 1,
                                   padding: int = 0, eps: float = 1e-5,

@@ -43,7 +43,6 @@ def maxpool2d_backward(dy: np.ndarray, argmax: np.ndarray, x_shape) -> np.ndarra
     return dx.reshape(x_shape)
 
 
-
 def avgpool2d_forward(x: np.ndarray, size: int = 2, stride: int | None = 2) -> np.ndarray:
     """x (N, C, H, W) -> y (N, C, OH, OW), the mean of each size x size window."""
     x, size, stride = c.pool_args(x, size, stride)

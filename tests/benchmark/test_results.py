@@ -39,8 +39,9 @@ def fake_result(scale=1.0, env=ENV) -> dict:
     kernels = [results.with_stats({"case": "conv", "implementation": impl, "threads": 2,
                                    "processes": [t, t], "status": "ok", "reason": None})
                for impl, t in (("numba", 1e-4), ("reference", 1e-2))]
-    return results.make(env, {"rounds": 3, "optimizer": "sgd", "cells": CELLS}, {"2": 200.0},
+    made = results.make(env, {"rounds": 3, "optimizer": "sgd", "cells": CELLS}, {"2": 200.0},
                         rows, kernels)
+    return json.loads(json.dumps(made))  # a copy of its own: tests change it
 
 
 def write(path, data) -> str:
@@ -222,3 +223,31 @@ def test_ctrl_c_writes_nothing(monkeypatch, tmp_path, capsys):
     assert main(["bench", "--quick", "--plot"]) == 130
     assert "nothing was written" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("*.*"))
+
+
+@pytest.mark.parametrize("damage,message", [
+    (lambda d: d.pop("settings"), '"settings" (rounds, optimizer, cells) is missing'),
+    (lambda d: d["settings"]["cells"].append({"network": "x"}), "settings.cells[2] is not a "
+     "valid cell"),
+    (lambda d: d.pop("matmul_peak_gflops"), '"matmul_peak_gflops" is missing'),
+    (lambda d: d["rows"][0].update(processes=[]), "rows[0] has no valid processes (none, yet "
+     "the status is ok)"),
+])
+def test_what_show_and_compare_read_is_checked(tmp_path, capsys, damage, message):
+    data = fake_result()
+    damage(data)
+    bad = write(tmp_path / "bad.json", data)
+    assert main(["bench", "show", bad]) == 1
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_the_statistics_come_from_the_processes_not_the_file(tmp_path, capsys):
+    data = fake_result()
+    for row in data["rows"]:
+        del row["min"], row["median"]
+    data["rows"][0]["spread"] = "wide"
+    new = write(tmp_path / "new.json", data)
+    assert main(["bench", "compare", write(tmp_path / "old.json", fake_result()), new]) == 0
+    assert "| mnist-cnn@28 train b32 2t [fastnn] | 2.00 ms | 2.00 ms | +0.0 |" in (
+        capsys.readouterr().out)

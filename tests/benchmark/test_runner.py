@@ -260,3 +260,17 @@ def test_the_real_children_check_the_same_network_and_time_it(tmp_path, monkeypa
     assert runtime["numba_threads"] == 1 and runtime["threading_layer"]
     assert {(r["implementation"], r["case"]) for r in result["kernels"]} == {
         (i, "relu forward 8x24x24") for i in runner.IMPLEMENTATIONS if i != "numpy-im2col"}
+
+
+def test_a_kernel_implementation_that_always_fails_is_a_row_and_the_others_stay(tmp_path):
+    result = fake_run(tmp_path / "run", cells=[], kernels=True, behaviour={"numba": "crash"})
+    rows = {(r["implementation"], r["status"]) for r in result["kernels"]}
+    assert rows == {("numba", "failed"), ("reference", "ok"), ("numpy-im2col", "ok")}
+    (failed,) = [r for r in result["kernels"] if r["status"] == "failed"]
+    assert failed["reason"].startswith("exited with code 3")
+
+
+def test_the_quick_plan_has_no_extra_cells_unless_asked(monkeypatch):
+    monkeypatch.setattr(runner.machine, "environment", lambda: {"usable_cores": 2})
+    assert [c.load for c in runner.plan(quick=True)] == [False, False]
+    assert sum(c.load for c in runner.plan(quick=True, load=True)) == 2

@@ -2,6 +2,7 @@
 class names and a description, and ``test_split`` loads the same test split from that
 description, also after the data has moved; data that changed since is an error."""
 
+import re
 import shutil
 
 import numpy as np
@@ -80,3 +81,18 @@ def test_fewer_training_samples_and_other_names():
     assert first.train[1].tolist() == [0, 1, 2] and first.test[0].shape == (2, 2)
     assert splits.renamed(["A", "B"]).class_names == ["A", "B"]
     assert splits.class_names == ["a", "b"]
+
+
+@pytest.mark.parametrize("spec,message", [
+    ({}, "describes no known data (None)"),
+    ("x", "describes no known data ('x')"),
+    ({"kind": "lake"}, "describes no known data ('lake')"),
+    ({"kind": "folder", "root": "r", "seed": 0, "test_fraction": 0.2},
+     "describes its folder data without input"),
+    ({"kind": "folder", "root": "r", "seed": 0, "test_fraction": 0.2, "input": {"size": [8, 8]}},
+     "describes its folder data without input size and mode"),
+    ({"kind": "mat", "root": "r"}, "describes its mat data without keys, test_fraction, seed"),
+])
+def test_an_incomplete_description_is_a_named_error(spec, message):
+    with pytest.raises(DataError, match=re.escape(message)):
+        data.sources.load_described({"data": spec})

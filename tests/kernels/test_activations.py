@@ -35,8 +35,6 @@ def test_activation_backward_against_finite_differences(k, name):
     check_gradient(bwd(r, saved), lambda: np.sum(fwd(x) * r), x)
 
 
-
-
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("p", [0.0, 0.25, 0.5, 0.9])
 def test_dropout(p, dtype):

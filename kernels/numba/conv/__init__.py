@@ -93,6 +93,7 @@ def conv_algorithm_arg(algorithm, stride, kernel, allowed=CONV_ALGORITHMS):
                              f"kernel, got {kernel[0]}x{kernel[1]}")
     return algorithm
 
+
 WINOGRAD_CHANNELS = 256
 """F*C from which a 3x3 stride-1 convolution runs by Winograd ..."""
 WINOGRAD_PIXELS = 64
