@@ -53,21 +53,7 @@ def _forward(x, w2, b, kh, kw, oh, ow, relu, scale, shift, stats, pool_size, poo
     epilogue (:func:`.wide.bias_epilogue`). Each of ``parts`` blocks of samples reuses one
     scratch.
 
-    Arguments (positional):
-    x : (N, C, H, W) the input, padded
-    w2 : (F, K) the weights, K = C*KH*KW
-    b : (F,) the bias
-    kh, kw : the kernel's height and width
-    oh, ow : the output's height and width
-    relu : bool, ReLU after the bias
-    scale, shift : (F,) the per-channel affine after the ReLU (ones and zeros when unused)
-    stats : bool, fill sums
-    pool_size, pool_stride : the max-pool window and stride after the ReLU; 0, 0 for none
-    y : (N, F, OH, OW) output, or (N, F, PH, PW) when pooled
-    argmax : (N, F, PH, PW) int64 output, the pool's argmax into the (OH, OW) planes; unused
-        ((N, 1, 1, 1)) when not pooled
-    sums : (N, F, 2) float64 output, each sample's channel sums and sums of squares of the
-        values before the affine; unused ((N, 1, 2)) without stats
+    Arguments (positional): those of :func:`.direct._forward`, then
     parts : the number of blocks the batch is cut into (one per thread)
     """
     n, ch, h, width = x.shape
@@ -90,21 +76,7 @@ def _backward(dy, x, w2, kh, kw, oh, ow, need_dx, mask, masked, k1, k2, k3, y, a
     """The gemm backward pass: per sample, the prologue, unroll, then dW_i = G @ cols.T and
     (with need_dx) dcols = W.T @ G folded back onto dx.
 
-    Arguments (positional):
-    dy : (N, F, OH, OW) the output gradient, or (N, F, PH, PW) that of the pooled output
-    x : (N, C, H, W) the input, padded
-    w2 : (F, K) the weights, K = C*KH*KW
-    kh, kw : the kernel's height and width
-    oh, ow : the conv output's height and width
-    need_dx : bool, compute dx
-    mask : (N, F, OH, OW) a fused ReLU's output (dy itself when not masked)
-    masked : bool, gate the gradient by mask > 0
-    k1, k2, k3 : (F,) the gradient is k1*dy + k2*mask + k3 per channel ((1, 0, 0): dy itself)
-    y, argmax : (N, F, PH, PW) the pooled output and its argmax when pooled, else unused
-    pooled : bool, dy is the pooled output's gradient (y, argmax route it; k and mask unused)
-    dx : (N, C, H, W) output, the input gradient (padded); unused ((N, C, 1, 1)) without need_dx
-    dw_per : (N, F, K) output, each sample's weight gradient (the caller sums them in order)
-    db_per : (N, F) float64 output, each sample's bias gradient
+    Arguments (positional): those of :func:`.direct._backward`, then
     parts : the number of blocks the batch is cut into (one per thread)
     """
     n, ch, h, width = x.shape
