@@ -197,18 +197,17 @@ def _load_data(args: argparse.Namespace) -> data.Splits:
         loaded = data.load_files(_source(args), args.label_pattern, args.size, args.mode,
                                  args.test_fraction, args.seed, args.class_names)
     else:
-        if not args.dir:
-            raise SystemExit("fastnn train folder needs the folder: fastnn train folder DIR")
-        loaded = _renamed(data.load_folder(args.dir, args.size, args.mode, args.test_fraction,
-                                           args.seed), args.class_names)
+        loaded = _renamed(data.load_folder(_source(args), args.size, args.mode,
+                                           args.test_fraction, args.seed), args.class_names)
     return loaded.first(args.limit) if args.limit else loaded
 
 
 def _source(args: argparse.Namespace) -> str:
-    """The folder of files labelled by name, or the .mat file."""
+    """The folder (of class folders, or of files labelled by name), or the .mat file."""
     if not args.dir:
-        raise SystemExit(f"fastnn train {args.dataset} needs the "
-                         f"{'folder' if args.dataset == 'folder' else '.mat file'}")
+        raise ValueError(f"fastnn train {args.dataset} needs the "
+                         f"{'folder' if args.dataset == 'folder' else '.mat file'}: fastnn "
+                         f"train {args.dataset} {'DIR' if args.dataset == 'folder' else 'FILE'}")
     return args.dir
 
 
@@ -273,7 +272,7 @@ def _build_model(args: argparse.Namespace, sample_shape, names: list[str]) -> Se
     loss_obj.l2 = args.l2
     if args.model == "cnn":
         if tuple(sample_shape) != (1, 28, 28):
-            raise SystemExit(f"--model cnn is the MNIST CNN for 1x28x28 images; these are "
+            raise ValueError(f"--model cnn is the MNIST CNN for 1x28x28 images; these are "
                              f"{sample_shape}: use --model mlp")
         model = mnist_cnn(args.seed)
         model.loss = loss_obj

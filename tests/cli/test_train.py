@@ -110,3 +110,23 @@ def test_a_model_that_cannot_be_saved_after_training_goes_to_the_temporary_folde
     err = capsys.readouterr().err
     assert "could not write" in err and str(path) in err and path.is_file()
     assert fn.load(path).metadata == {"k": 1}
+
+
+@pytest.mark.parametrize("args,message", [
+    (["train", "folder"], "fastnn train folder needs the folder: fastnn train folder DIR"),
+    (["train", "mat"], "fastnn train mat needs the .mat file: fastnn train mat FILE"),
+])
+def test_a_missing_folder_or_file_is_a_one_line_error(tmp_path, capsys, monkeypatch, args,
+                                                       message):
+    monkeypatch.chdir(tmp_path)
+    assert main([*args, "--out", str(tmp_path / "run")]) == 1
+    assert capsys.readouterr().err == f"fastnn: error: {message}\n"
+
+
+def test_the_mnist_cnn_on_other_images_is_a_one_line_error(tmp_path, capsys):
+    root = write_folder(tmp_path / "pets", ["cats", "dogs"], 6, (20, 20), "rgb")
+    assert main(["train", "folder", str(root), "--model", "cnn", "--size", "16", "--mode", "rgb",
+                 "--out", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("fastnn: error: --model cnn is the MNIST CNN for 1x28x28 images; "
+                          "these are (3, 16, 16): use --model mlp") and err.count("\n") == 1
