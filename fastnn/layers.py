@@ -8,11 +8,11 @@ fusion: :mod:`fastnn.fusion` decides which runs of layers one kernel call does.
 Each layer type also declares, next to its definition, what the rest of fastnn reads about it
 (the layer contract, see :class:`Layer`): :meth:`~Layer.output_shape`, :meth:`~Layer.flops`
 (``model.summary()`` and the bench's arithmetic), :meth:`~Layer.onnx_nodes`
-(:mod:`fastnn.export`) and :meth:`~Layer.torch_module` (:func:`fastnn.zoo.to_torch`, the
-PyTorch twin the bench compares with). A new layer type is one class here, added to
-:data:`LAYERS` so that saved models can name it. A contract method it does not define is
-never guessed: the summary shows "?" FLOPs and names it, export and ``to_torch`` refuse it
-by name.
+(:mod:`fastnn.export`), :meth:`~Layer.torch_module` and :meth:`~Layer.keras_layers`
+(:func:`fastnn.zoo.to_torch` and :func:`~fastnn.zoo.to_keras`, the twins the bench compares
+with). A new layer type is one class here, added to :data:`LAYERS` so that saved models can
+name it. A contract method it does not define is never guessed: the summary shows "?" FLOPs
+and names it, export, ``to_torch`` and ``to_keras`` refuse it by name.
 """
 
 from __future__ import annotations
@@ -37,9 +37,10 @@ class Layer:
     without allocating what its configuration claims.
 
     The contract, besides ``forward`` and ``backward``: :meth:`output_shape` (the default
-    keeps the shape), :meth:`flops`, :meth:`onnx_nodes` and :meth:`torch_module`. The last
-    three have no default: a layer type that leaves one out shows "?" FLOPs in the summary
-    and cannot be exported or converted to PyTorch (the error names it).
+    keeps the shape), :meth:`flops`, :meth:`onnx_nodes`, :meth:`torch_module` and
+    :meth:`keras_layers`. The last four have no default: a layer type that leaves one out
+    shows "?" FLOPs in the summary and cannot be exported or converted to PyTorch or Keras
+    (the error names it).
     """
 
     multiply_adds = False
@@ -106,6 +107,13 @@ class Layer:
         layer's params and buffers as torch tensors (copies, by the same keys)."""
         raise NotImplementedError(f"{type(self).__name__} declares no torch_module()")
 
+    def keras_layers(self, keras, params: dict, in_shape: tuple[int, ...]) -> list:
+        """The same layer in Keras, channels last: ``keras`` is the ``keras`` module,
+        ``params`` the layer's params and buffers (NumPy copies, by the same keys),
+        ``in_shape`` the input's sample shape in fastnn's order ((C, H, W) or (features,)).
+        A list: a layer may need two of Keras's."""
+        raise NotImplementedError(f"{type(self).__name__} declares no keras_layers()")
+
     def config(self) -> dict:
         """Constructor arguments, saved as JSON with the model."""
         return {}
@@ -120,7 +128,8 @@ class Layer:
 
 def declares(layer: Layer | type[Layer], method: str) -> bool:
     """Whether a layer (or layer type) defines ``method`` of the contract (``"flops"``,
-    ``"onnx_nodes"`` or ``"torch_module"``), itself or through a parent other than Layer."""
+    ``"onnx_nodes"``, ``"torch_module"`` or ``"keras_layers"``), itself or through a parent
+    other than Layer."""
     cls = layer if isinstance(layer, type) else type(layer)
     return getattr(cls, method) is not getattr(Layer, method)
 
@@ -184,6 +193,11 @@ class Dense(Layer):
         m = nn.Linear(self.in_features, self.out_features)
         m.weight.data, m.bias.data = params["w"], params["b"]
         return m
+
+    def keras_layers(self, keras, params, in_shape):
+        const = keras.initializers.Constant
+        return [keras.layers.Dense(self.out_features, kernel_initializer=const(params["w"].T),
+                                   bias_initializer=const(params["b"]))]
 
     def config(self):
         cfg = {"in_features": self.in_features, "out_features": self.out_features}
@@ -264,6 +278,15 @@ class Conv2D(Layer):
         m.weight.data, m.bias.data = params["w"], params["b"]
         return m
 
+    def keras_layers(self, keras, params, in_shape):
+        k, p = self.kernel_size, self.padding
+        same = self.stride == 1 and 2 * p == k - 1  # Keras's "same" is this padding
+        conv = keras.layers.Conv2D(
+            self.out_channels, k, self.stride, padding="same" if same else "valid",
+            kernel_initializer=keras.initializers.Constant(params["w"].transpose(2, 3, 1, 0)),
+            bias_initializer=keras.initializers.Constant(params["b"]))
+        return [conv] if same or not p else [keras.layers.ZeroPadding2D(p), conv]
+
     def config(self):
         cfg = {"in_channels": self.in_channels, "out_channels": self.out_channels,
                "kernel_size": self.kernel_size, "stride": self.stride,
@@ -313,6 +336,9 @@ class MaxPool2D(_Pool2D):
     def torch_module(self, nn, params):
         return nn.MaxPool2d(self.size, self.stride)
 
+    def keras_layers(self, keras, params, in_shape):
+        return [keras.layers.MaxPooling2D(self.size, self.stride)]
+
 
 class AvgPool2D(_Pool2D):
     """Average pooling: (C, H, W) -> (C, OH, OW)."""
@@ -329,6 +355,9 @@ class AvgPool2D(_Pool2D):
 
     def torch_module(self, nn, params):
         return nn.AvgPool2d(self.size, self.stride)
+
+    def keras_layers(self, keras, params, in_shape):
+        return [keras.layers.AveragePooling2D(self.size, self.stride)]
 
 
 class GlobalAvgPool2D(Layer):
@@ -355,6 +384,9 @@ class GlobalAvgPool2D(Layer):
 
     def torch_module(self, nn, params):
         return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+
+    def keras_layers(self, keras, params, in_shape):
+        return [keras.layers.GlobalAveragePooling2D()]
 
 
 class _BatchNorm(Layer):
@@ -436,6 +468,14 @@ class _BatchNorm(Layer):
         m.running_mean.data, m.running_var.data = params["running_mean"], params["running_var"]
         return m
 
+    def keras_layers(self, keras, params, in_shape):
+        const = keras.initializers.Constant  # Keras's momentum is the running value's weight
+        return [keras.layers.BatchNormalization(
+            axis=-1, momentum=1 - self.momentum, epsilon=self.eps,
+            gamma_initializer=const(params["gamma"]), beta_initializer=const(params["beta"]),
+            moving_mean_initializer=const(params["running_mean"]),
+            moving_variance_initializer=const(params["running_var"]))]
+
     def config(self):
         return {"channels": self.channels, "momentum": self.momentum, "eps": self.eps}
 
@@ -476,6 +516,9 @@ class ReLU(_Activation):
     def torch_module(self, nn, params):
         return nn.ReLU()
 
+    def keras_layers(self, keras, params, in_shape):
+        return [keras.layers.Activation("relu")]
+
     def forward(self, x, training=False):
         self.x = x
         return kernels().relu_forward(x)
@@ -490,6 +533,9 @@ class Sigmoid(_Activation):
     def torch_module(self, nn, params):
         return nn.Sigmoid()
 
+    def keras_layers(self, keras, params, in_shape):
+        return [keras.layers.Activation("sigmoid")]
+
     def forward(self, x, training=False):
         self.y = kernels().sigmoid_forward(x)
         return self.y
@@ -503,6 +549,9 @@ class Tanh(_Activation):
 
     def torch_module(self, nn, params):
         return nn.Tanh()
+
+    def keras_layers(self, keras, params, in_shape):
+        return [keras.layers.Activation("tanh")]
 
     def forward(self, x, training=False):
         self.y = kernels().tanh_forward(x)
@@ -533,6 +582,11 @@ class Flatten(Layer):
 
     def torch_module(self, nn, params):
         return nn.Flatten()
+
+    def keras_layers(self, keras, params, in_shape):
+        if len(in_shape) == 3:  # back to (C, H, W) first: fastnn flattens in that order
+            return [keras.layers.Permute((3, 1, 2)), keras.layers.Flatten()]
+        return [keras.layers.Flatten()]
 
 
 class Dropout(Layer):
@@ -567,6 +621,9 @@ class Dropout(Layer):
 
     def torch_module(self, nn, params):
         return nn.Dropout(self.p)
+
+    def keras_layers(self, keras, params, in_shape):
+        return [keras.layers.Dropout(self.p)]
 
 
 LAYERS = {cls.__name__: cls for cls in (Dense, Conv2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D,

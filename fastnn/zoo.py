@@ -1,5 +1,5 @@
 """The model zoo that the bench times (:mod:`fastnn.benchmark`), its arithmetic, and the same
-network in PyTorch.
+network in PyTorch and in Keras.
 
 Arithmetic is counted as the multiply-adds of the layers that declare ``multiply_adds``, the
 convolutions and dense layers (their ``flops``, 2 a multiply-add, "direct" counting, whatever
@@ -89,3 +89,23 @@ def to_torch(model: Sequential):
         layer.torch_module(nn, {k: torch.from_numpy(v.copy())
                                 for k, v in (layer.params | layer.buffers).items()})
         for layer in model.layers])
+
+
+def to_keras(model: Sequential, sample_shape: tuple[int, ...]):
+    """The same network in Keras, channels last (input (N, H, W, C) for images), with the same
+    weights (and running statistics): each layer's :meth:`~fastnn.layers.Layer.keras_layers`.
+    Its output is the logits, as fastnn's. A layer type without a twin is a ValueError that
+    names it."""
+    import keras
+
+    stack, shape = [], tuple(sample_shape)
+    for i, layer in enumerate(model.layers):
+        if not declares(layer, "keras_layers"):
+            name = type(layer).__name__
+            raise ValueError(f"layer {i} {name} has no Keras twin: {name} declares no "
+                             "keras_layers(keras, params, in_shape)")
+        params = {k: v.copy() for k, v in (layer.params | layer.buffers).items()}
+        stack += layer.keras_layers(keras, params, shape)
+        shape = layer.output_shape(shape)
+    first = (*sample_shape[1:], sample_shape[0]) if len(sample_shape) == 3 else sample_shape
+    return keras.Sequential([keras.Input(shape=first), *stack])

@@ -234,10 +234,61 @@ def test_the_pytorch_twin_of_a_layer_type_of_ones_own_computes_the_same():
     np.testing.assert_allclose(got, model(x), rtol=1e-5, atol=1e-6)
 
 
+def fake_keras():
+    """A stand-in for keras that records what to_keras builds (Keras is not installed in CI)."""
+
+    def layer(name):
+        def make(*args, **kwargs):
+            return types.SimpleNamespace(kind=name, args=args, kwargs=kwargs)
+        return make
+
+    names = ("Dense", "Conv2D", "ZeroPadding2D", "MaxPooling2D", "Activation", "Permute",
+             "Flatten", "Dropout", "BatchNormalization")
+    return types.SimpleNamespace(
+        layers=types.SimpleNamespace(**{n: layer(n) for n in names}),
+        initializers=types.SimpleNamespace(Constant=lambda value: ("constant", value)),
+        Input=lambda shape: ("input", shape), Sequential=lambda stack: stack)
+
+
+def test_to_keras_builds_the_channels_last_twin_each_layer_type_declares(monkeypatch):
+    monkeypatch.setitem(sys.modules, "keras", fake_keras())
+    model = fn.Sequential([fn.Conv2D(3, 4, 3, padding="same"), fn.ReLU(), fn.MaxPool2D(2),
+                           fn.Conv2D(4, 2, 3, padding=2), fn.Flatten(), fn.Dropout(0.5),
+                           fn.Dense(2 * 6 * 6, 5)], seed=0)
+    first, *stack = zoo.to_keras(model, (3, 8, 8))
+    assert first == ("input", (8, 8, 3))
+    assert [k.kind for k in stack] == ["Conv2D", "Activation", "MaxPooling2D", "ZeroPadding2D",
+                                       "Conv2D", "Permute", "Flatten", "Dropout", "Dense"]
+    same, pad, valid = stack[0], stack[3], stack[4]
+    assert same.kwargs["padding"] == "same" and pad.args == (2,)
+    assert valid.kwargs["padding"] == "valid"
+    kind, kernel = same.kwargs["kernel_initializer"]
+    np.testing.assert_array_equal(kernel, model.layers[0].params["w"].transpose(2, 3, 1, 0))
+    assert stack[5].args == ((3, 1, 2),)  # back to (C, H, W) order before flattening
+    np.testing.assert_array_equal(stack[-1].kwargs["kernel_initializer"][1],
+                                  model.layers[-1].params["w"].T)
+
+
+def test_to_keras_names_a_layer_type_without_a_twin(monkeypatch):
+    monkeypatch.setitem(sys.modules, "keras", fake_keras())
+    with pytest.raises(ValueError, match=r"layer 1 PReLU has no Keras twin: PReLU declares no "
+                                         r"keras_layers\(keras, params, in_shape\)"):
+        zoo.to_keras(prelu_mlp(), (4,))
+
+
+def test_the_keras_twin_of_every_zoo_network_computes_the_same():
+    pytest.importorskip("keras")  # not in CI; the bench checks it on every run too
+    for net in zoo.ZOO:
+        model, shape = net.build(net.size), net.input_shape()
+        x = np.random.default_rng(1).random((3, *shape), dtype=np.float32)
+        got = zoo.to_keras(model, shape).predict_on_batch(x.transpose(0, 2, 3, 1))
+        np.testing.assert_allclose(np.asarray(got), model(x), rtol=1e-4, atol=1e-5)
+
+
 def test_every_built_in_layer_type_declares_the_whole_contract():
     from fastnn.layers import LAYERS, declares
 
     for cls in LAYERS.values():
-        for method in ("flops", "onnx_nodes", "torch_module"):
+        for method in ("flops", "onnx_nodes", "torch_module", "keras_layers"):
             assert declares(cls, method), f"{cls.__name__}.{method}"
     assert fn.export.SUPPORTED == tuple(LAYERS.values())

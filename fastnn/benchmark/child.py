@@ -3,11 +3,13 @@
     python child.py SPEC.json RESULT.json
 
 Run by path, not as ``python -m fastnn...``, so that importing it imports nothing but the
-standard library and NumPy: the onnxruntime process never loads Numba, and the PyTorch process
-loads fastnn only to read the model file and build the same network (it never runs a fastnn
-kernel, so no Numba thread pool exists there). Each job imports its own framework inside its
-function for that reason. The parent (:mod:`fastnn.benchmark.runner`) sets the thread counts in
-the environment before the process starts.
+standard library and NumPy: the onnxruntime process never loads Numba, and the PyTorch and Keras
+processes load fastnn only to read the model file and build the same network (they never run a
+fastnn kernel, so no Numba thread pool exists there). The Keras process may run another Python
+(``--keras-python``: a virtual environment with TensorFlow, Keras and fastnn). Each job imports
+its own framework inside its function for that reason. The parent
+(:mod:`fastnn.benchmark.runner`) sets the thread counts in the environment before the process
+starts.
 
 Jobs (``spec["job"]``):
 
@@ -172,6 +174,53 @@ def _pytorch(spec: dict, x, y):
     return diff, infer, train, runtime
 
 
+def _keras(spec: dict, x, y):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+    import tensorflow as tf
+
+    import fastnn as fn
+    from fastnn import zoo
+
+    tf.config.threading.set_intra_op_parallelism_threads(spec["threads"])
+    tf.config.threading.set_inter_op_parallelism_threads(spec["threads"])
+    keras.utils.set_random_seed(0)
+    shape = tuple(spec["input_shape"])
+    kmodel = zoo.to_keras(fn.load(spec["files"]["weights"]), shape)  # reads, runs no kernel
+    probs = keras.Model(kmodel.inputs, keras.layers.Softmax()(kmodel.outputs[0]))
+
+    def last(a):  # Keras is channels last: (N, C, H, W) -> (N, H, W, C), once, untimed
+        return np.ascontiguousarray(a.transpose(0, 2, 3, 1)) if a.ndim == 4 else a
+
+    diff = _max_diff(probs.predict_on_batch(last(np.load(spec["files"]["probe"]))), spec)
+    xk = last(x)
+
+    def infer(b):
+        return lambda: probs.predict_on_batch(xk[:b])
+
+    def train(b, steps):
+        opt = (keras.optimizers.SGD(0.01, momentum=0.9) if spec["optimizer"] == "sgd"
+               else keras.optimizers.Adam(1e-3))
+        kmodel.compile(optimizer=opt,
+                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        rng = np.random.default_rng(0)
+
+        def run():  # what fit does: shuffle, then one step per batch
+            order = rng.permutation(b * steps)
+            for i in range(steps):
+                idx = order[i * b : (i + 1) * b]
+                kmodel.train_on_batch(xk[idx], y[idx])
+        return run
+
+    def runtime():
+        return {"keras": keras.__version__, "backend": keras.backend.backend(),
+                "tensorflow": tf.__version__,
+                "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+                "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads()}
+
+    return diff, infer, train, runtime
+
+
 def _onnxruntime(spec: dict, x, y):
     import onnxruntime as ort
 
@@ -197,7 +246,8 @@ def _onnxruntime(spec: dict, x, y):
     return diff, infer, train, runtime
 
 
-FRAMEWORKS = {"fastnn": _fastnn, "pytorch": _pytorch, "onnxruntime": _onnxruntime}
+FRAMEWORKS = {"fastnn": _fastnn, "pytorch": _pytorch, "keras": _keras,
+              "onnxruntime": _onnxruntime}
 
 
 def time_cases(spec: dict) -> dict:

@@ -33,7 +33,7 @@ KERNEL_KEYS = {"case": str, "implementation": str, "threads": int, "status": str
                "processes": list}
 CELL_KEYS = {"network": str, "size": int, "threads": int, "load": bool, "infer": list | tuple,
              "train": list | tuple}
-OTHERS = ("pytorch", "onnxruntime")
+OTHERS = ("pytorch", "keras", "onnxruntime")
 
 
 class BenchFileError(ValueError):
@@ -183,8 +183,10 @@ def _time(row: dict | None) -> str:
 
 def headline(result: dict) -> list[dict]:
     """Per network at its own size, all threads, idle: the batch-32 training step, inference
-    of 256 images and batch-1 latency, each framework's median and fastnn's ratios."""
+    of 256 images and batch-1 latency, each framework's median and fastnn's ratios, the last
+    against the fastest other framework of the row (by median)."""
     idx, out = _index(result), []
+    others = [o for o in OTHERS if any(r["framework"] == o for r in result["rows"])]
     cells = [c for c in result["settings"].get("cells", []) if not c["load"]]
     top = max((c["threads"] for c in cells), default=None)
     peak = result["matmul_peak_gflops"].get(str(top))
@@ -199,10 +201,15 @@ def headline(result: dict) -> list[dict]:
             if mine is None:
                 continue
             row = {"network": c["network"], "case": label, "fastnn": _time(mine)}
-            for other in OTHERS:
+            for other in others:
                 theirs = idx.get(base + (task, batch, other))
                 row[other] = _time(theirs)
                 row[f"fastnn/{other}"] = _ratio(mine, theirs)
+            timed = {o: r for o in others if (r := idx.get(base + (task, batch, o)))
+                     and r["status"] == "ok"}
+            best = min(timed, key=lambda o: timed[o]["median"], default=None)
+            row["best other"] = best or "-"
+            row["fastnn/best"] = _ratio(mine, timed[best]) if best else "-"
             if peak and mine["status"] == "ok" and mine["flops"] and task == "train":
                 row["% of peak"] = 100 * mine["flops"] / mine["min"] / 1e9 / peak
             out.append(row)

@@ -9,7 +9,7 @@ the next starts only when the last has exited.
 A cell is one network at one image size, thread count and machine load, with its cases
 (inference at some batch sizes, training at others). For each cell one process exports the
 model (weights, ONNX, a probe batch with fastnn's probabilities); then, ``rounds`` times,
-fastnn, PyTorch and onnxruntime each time every case in a new process that first checks it
+fastnn, PyTorch, Keras and onnxruntime each time every case in a new process that first checks it
 computes fastnn's probabilities from that file. A process's figure for a case is its best
 repeat; across processes the result keeps the minimum, the median and the spread.
 """
@@ -33,7 +33,7 @@ from . import kernels as kernel_cases
 from . import machine, results
 
 CHILD = Path(__file__).with_name("child.py")
-FRAMEWORKS = ("fastnn", "pytorch", "onnxruntime")
+FRAMEWORKS = ("fastnn", "pytorch", "keras", "onnxruntime")
 IMPLEMENTATIONS = tuple(kernel_cases.IMPLEMENTATIONS)
 INFER_BATCHES = (1, 8, 32, 128, 256)
 TRAIN_BATCHES = (8, 32, 128)
@@ -73,6 +73,7 @@ class Settings:
     budget: float = 0.3
     timeout: float = 600.0
     optimizer: str = "sgd"
+    keras_python: str | None = None  # a Python with Keras and fastnn; default: this one
     kernels: bool = True
     kernel_budget: float = 0.2
     kernel_names: list[str] | None = None  # only the cases whose name contains one of these
@@ -110,10 +111,28 @@ def plan(networks: list[str] | None = None, threads: list[int] | None = None,
     return cells
 
 
-def missing(framework: str) -> str | None:
-    """Why a comparator cannot run here, or None."""
+KERAS_HINT = ("pip install tensorflow-cpu keras, or --keras-python PATH: the Python of a "
+              "virtual environment that has them and fastnn")
+
+
+def missing(framework: str, python: str | None = None) -> str | None:
+    """Why a comparator cannot run here (``python``: the Python that runs it, if not this
+    one), or None."""
     if framework == "pytorch" and importlib.util.find_spec("torch") is None:
         return "PyTorch is not installed (pip install torch, the CPU build)"
+    if framework == "keras" and python:
+        try:
+            check = subprocess.run([python, "-c", "import keras, tensorflow, fastnn"],
+                                   capture_output=True, text=True, timeout=300,
+                                   stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            return f"--keras-python {python} cannot run ({e})"
+        if check.returncode:
+            lines = check.stderr.strip().splitlines() or ["no output"]
+            return f"--keras-python {python} cannot import Keras and fastnn ({lines[-1]})"
+    elif framework == "keras" and any(importlib.util.find_spec(m) is None
+                                      for m in ("keras", "tensorflow")):
+        return f"Keras is not installed ({KERAS_HINT})"
     if framework == "onnxruntime":
         absent = [m for m in ("onnxruntime", "onnx") if importlib.util.find_spec(m) is None]
         if absent:
@@ -127,15 +146,17 @@ class ChildFailed(Exception):
 
 class Runner:
     """Spawns the children one at a time in a private temporary folder. ``command`` builds
-    a child's command line from its spec and result paths (tests swap in fakes)."""
+    a child's command line from its spec and result paths and the Python to run it (tests
+    swap in fakes)."""
 
     def __init__(self, settings: Settings, folder: Path,
-                 command: Callable[[Path, Path], list[str]] | None = None,
+                 command: Callable[[Path, Path, str], list[str]] | None = None,
                  progress: Callable[[str], None] | None = None) -> None:
         self.settings = settings
         self.folder = folder
-        self.command = command or (lambda spec, out: [sys.executable, str(CHILD), str(spec),
-                                                      str(out)])
+        self.command = command or (lambda spec, out, python: [python, str(CHILD), str(spec),
+                                                              str(out)])
+        self.pythons = {"keras": settings.keras_python or sys.executable}
         self.progress = progress or (lambda text: None)
         self.count = 0
 
@@ -148,7 +169,8 @@ class Runner:
         spec_path.write_text(json.dumps({**spec, "threads": threads}))
         env = {**os.environ, **dict.fromkeys(THREAD_VARIABLES, str(threads))}
         with open(log_path, "w") as log:
-            proc = subprocess.Popen(self.command(spec_path, out_path), stdout=log,
+            python = self.pythons.get(spec.get("framework"), sys.executable)
+            proc = subprocess.Popen(self.command(spec_path, out_path, python), stdout=log,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     env=env, start_new_session=True)
             try:
@@ -171,7 +193,8 @@ class Runner:
         :mod:`fastnn.benchmark.results` (nothing is written here)."""
         s = self.settings
         env = machine.environment()
-        absent = {fw: missing(fw) for fw in FRAMEWORKS}
+        absent = {fw: missing(fw, s.keras_python if fw == "keras" else None)
+                  for fw in FRAMEWORKS}
         rows: list[dict] = []
         exports: dict[tuple[str, int], dict] = {}
         peaks = {}

@@ -19,7 +19,7 @@ from .options import integer, new_file
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     bench = sub.add_parser(
-        "bench", help="time the zoo against PyTorch and onnxruntime, and the kernels, each "
+        "bench", help="time the zoo against PyTorch, Keras and onnxruntime, and the kernels, each "
         "framework alone in its own processes",
         description="Times each zoo network's inference (batch 1 to 256) and training step "
         "(batch 8 to 128) on 1 and all threads, SimpleVGGNet at 32-128 pixels, batch-1 "
@@ -39,6 +39,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     bench.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd",
                        help="the same on every side: SGD lr 0.01 momentum 0.9 (default), or "
                        "Adam lr 1e-3")
+    bench.add_argument("--keras-python", metavar="PYTHON", help="the Python that times Keras "
+                       "(a virtual environment with tensorflow-cpu, keras and fastnn; default: "
+                       "this one)")
     bench.add_argument("--rounds", type=integer(3), default=3,
                        help="processes per framework and cell, taking turns (at least 3)")
     bench.add_argument("--timeout", type=float, default=600, metavar="S",
@@ -104,6 +107,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                         load=full if args.load is None else args.load, quick=args.quick)
     settings = runner.Settings(rounds=args.rounds, timeout=args.timeout,
                                optimizer=args.optimizer, quick=args.quick, cells=cells,
+                               keras_python=args.keras_python,
                                kernels=full if args.kernels is None else args.kernels,
                                budget=0.1 if args.quick else 0.3)
     print(f"timing {len(cells)} cells, {args.rounds} processes per framework each"

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-TIMES = {"fastnn": 1e-3, "pytorch": 2e-3, "onnxruntime": 0.5e-3, "numba": 1e-5,
+TIMES = {"fastnn": 1e-3, "pytorch": 2e-3, "keras": 3e-3, "onnxruntime": 0.5e-3, "numba": 1e-5,
          "reference": 1e-3, "numpy-im2col": 1e-4}
 
 

@@ -29,6 +29,7 @@ def row(task, batch, framework, times, load=False, status="ok", reason=None):
 def fake_result(scale=1.0, env=ENV) -> dict:
     rows = [row("train", 32, "fastnn", [2e-3 * scale, 2.1e-3 * scale, 2.05e-3 * scale]),
             row("train", 32, "pytorch", [3e-3, 3.1e-3, 3.2e-3]),
+            row("train", 32, "keras", [2.5e-3, 2.5e-3, 2.5e-3]),
             row("infer", 1, "fastnn", [1e-4, 1e-4, 1e-4]),
             row("infer", 1, "pytorch", [2e-4, 2e-4, 2e-4]),
             row("infer", 1, "onnxruntime", [5e-5, 5e-5, 5e-5]),
@@ -65,7 +66,9 @@ def test_report_gives_medians_ratios_and_flags_noise():
     assert "pytorch: PyTorch is not installed" in text
     assert "| mnist-cnn | infer b1 | fastnn | 100.0 us | 200.0 us | 2 |" in text  # loaded/idle
     assert "| conv | 100.0 us | 10.00 ms | 0.01 (0.01) |" in text
-    assert "| 0.661 (0.667) | - | - | 250 |" in text  # 1 GFLOP in 2 ms: 250% of 200 GFLOP/s
+    # the fastest other side of each row, by median; 1 GFLOP in 2 ms: 250% of 200 GFLOP/s
+    assert "| - | - | keras | 0.82 (0.8) | 250 |" in text
+    assert "| 50.0 us | 2 (2) | onnxruntime | 2 (2) | - |" in text  # latency: ORT is fastest
 
 
 def test_validate_accepts_a_result_and_its_json_round_trip(tmp_path):
@@ -143,7 +146,7 @@ def test_compare_warns_across_machines_and_missing_rows(tmp_path, capsys):
     err = capsys.readouterr().err
     assert ("warning: the two results come from different machines (host vm / big, cpu Test "
             "CPU / Other CPU, logical_cores 2 / 64)") in err
-    assert "6 rows only in the old result, 0 only in the new: not compared" in err
+    assert "7 rows only in the old result, 0 only in the new: not compared" in err
 
 
 @pytest.mark.parametrize("text", ["ten", "-5%", "nan"])

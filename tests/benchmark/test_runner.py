@@ -26,7 +26,7 @@ CELL = Cell("mnist-cnn", 28, 2, False, (1, 32), (32,))
 @pytest.fixture(autouse=True)
 def every_comparator_installed(monkeypatch):
     """The fakes stand in for every framework, installed here or not."""
-    monkeypatch.setattr(runner, "missing", lambda framework: None)
+    monkeypatch.setattr(runner, "missing", lambda framework, python=None: None)
 
 
 def fake_run(folder: Path, cells=(CELL,), behaviour=None, **settings) -> dict:
@@ -34,8 +34,8 @@ def fake_run(folder: Path, cells=(CELL,), behaviour=None, **settings) -> dict:
     if behaviour:
         (folder / "BEHAVIOUR").write_text(json.dumps(behaviour))
     s = Settings(cells=list(cells), **({"kernels": False} | settings))
-    return Runner(s, folder, command=lambda spec, out: [sys.executable, str(FAKE), str(spec),
-                                                        str(out)]).run()
+    return Runner(s, folder, command=lambda spec, out, python: [
+        sys.executable, str(FAKE), str(spec), str(out)]).run()
 
 
 def spawned(folder: Path) -> list[dict]:
@@ -60,12 +60,12 @@ def test_frameworks_take_turns_each_in_new_processes_with_the_cells_threads(tmp_
     one = Cell("lenet5", 28, 1, False, (1,), ())
     result = fake_run(tmp_path / "run", cells=[CELL, one])
     timed = [r for r in spawned(tmp_path / "run") if r["job"] == "time"]
-    assert [r["framework"] for r in timed] == ["fastnn", "pytorch", "onnxruntime"] * 6
-    assert len({r["pid"] for r in timed}) == 18
-    assert [r["threads"] for r in timed] == ["2"] * 9 + ["1"] * 9
+    assert [r["framework"] for r in timed] == ["fastnn", "pytorch", "keras", "onnxruntime"] * 6
+    assert len({r["pid"] for r in timed}) == 24
+    assert [r["threads"] for r in timed] == ["2"] * 12 + ["1"] * 12
     result["rows"] = [r for r in result["rows"] if r["network"] == "mnist-cnn"]
     results.validate(result)
-    for fw in ("fastnn", "pytorch"):
+    for fw in ("fastnn", "pytorch", "keras"):
         assert [(r["task"], r["batch"]) for r in rows_of(result, fw)] == [
             ("infer", 1), ("infer", 32), ("train", 32)]
     # onnxruntime times inference only
@@ -78,8 +78,8 @@ def test_frameworks_take_turns_each_in_new_processes_with_the_cells_threads(tmp_
 
 
 def test_a_missing_comparator_has_its_reason_and_spawns_nothing(tmp_path, monkeypatch):
-    monkeypatch.setattr(runner, "missing", lambda fw: "PyTorch is not installed (pip install "
-                        "torch)" if fw == "pytorch" else None)
+    monkeypatch.setattr(runner, "missing", lambda fw, python=None: "PyTorch is not installed "
+                        "(pip install torch)" if fw == "pytorch" else None)
     result = fake_run(tmp_path / "run")
     assert "pytorch" not in {r["framework"] for r in spawned(tmp_path / "run")}
     torch_rows = rows_of(result, "pytorch")
@@ -97,6 +97,35 @@ def test_missing_names_what_to_install(monkeypatch):
     assert "pip install torch" in runner.missing("pytorch")
     assert "onnxruntime and onnx not installed" in runner.missing("onnxruntime")
     assert runner.missing("fastnn") is None
+    assert "pip install tensorflow-cpu keras, or --keras-python PATH" in runner.missing("keras")
+
+
+def test_a_keras_python_that_cannot_import_keras_is_named(tmp_path, monkeypatch):
+    monkeypatch.undo()
+    python = tmp_path / "python"
+    python.write_text("#!/bin/sh\necho \"ModuleNotFoundError: No module named 'keras'\" >&2\n"
+                      "exit 1\n")
+    python.chmod(0o755)
+    assert runner.missing("keras", str(python)) == (
+        f"--keras-python {python} cannot import Keras and fastnn (ModuleNotFoundError: No "
+        "module named 'keras')")
+    assert runner.missing("keras", str(tmp_path / "none")).startswith(
+        f"--keras-python {tmp_path / 'none'} cannot run (")
+
+
+def test_the_keras_processes_run_the_keras_python_and_the_others_this_one(tmp_path):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    ran = []
+
+    def command(spec, out, python):
+        ran.append((json.loads(spec.read_text()).get("framework"), python))
+        return [sys.executable, str(FAKE), str(spec), str(out)]
+
+    Runner(Settings(cells=[CELL], kernels=False, keras_python="/venvs/keras/bin/python"),
+           folder, command=command).run()
+    assert {python for fw, python in ran if fw == "keras"} == {"/venvs/keras/bin/python"}
+    assert {python for fw, python in ran if fw != "keras"} == {sys.executable}
 
 
 def test_a_crashing_comparator_is_a_failed_row_and_the_rest_goes_on(tmp_path):
@@ -175,10 +204,10 @@ def test_ctrl_c_stops_the_child_and_the_load_and_writes_nothing(tmp_path):
         import json, os, sys
         from pathlib import Path
         from fastnn.benchmark import runner
-        runner.missing = lambda fw: None
+        runner.missing = lambda fw, python=None: None
         cell = runner.Cell("mnist-cnn", 28, 1, True, (1,), ())
         r = runner.Runner(runner.Settings(cells=[cell], kernels=False), Path({str(folder)!r}),
-                          command=lambda s, o: [sys.executable, {str(FAKE)!r}, str(s), str(o)])
+                          command=lambda s, o, p: [sys.executable, {str(FAKE)!r}, str(s), str(o)])
         try:
             r.run()
         except KeyboardInterrupt:
