@@ -17,7 +17,7 @@ from fastnn.compat.backward import *
 from fastnn.compat.backward import _assign
 from fastnn.compat.forward import *
 from fastnn.compat.utils import *
-from fastnn.compat.utils import _data_path, _forward, _relu
+from fastnn.compat.utils import _data_path, _forward, _mask, _relu
 from fastnn.kernels import numba as _k
 from fastnn.progress import Progress as _Progress
 
@@ -66,12 +66,12 @@ def _batch_grads(X, labels, params, conv_s=1, pool_f=2, pool_s=2):
     onehot = np.eye(probs.shape[1])[labels]
     losses = -np.sum(onehot * np.log(probs), axis=1)
     dz, dw4, db4 = _k.dense_backward(probs - onehot, z, w4)
-    dz[z <= 0] = 0
+    _mask(dz, z)
     dfc, dw3, db3 = _k.dense_backward(dz, fc, w3)
     dconv2 = _assign(dfc.reshape(pooled.shape), conv2, pool_f, pool_s)
-    dconv2[conv2 <= 0] = 0
+    _mask(dconv2, conv2)
     dconv1, df2, db2 = _k.conv2d_backward(dconv2, conv1, f2, conv_s)
-    dconv1[conv1 <= 0] = 0
+    _mask(dconv1, conv1)
     _, df1, db1 = _k.conv2d_backward(dconv1, X, f1, conv_s, input_grad=False)
     grads = [df1, df2, dw3, dw4, db1.reshape(b1.shape), db2.reshape(b2.shape),
              db3.reshape(b3.shape), db4.reshape(b4.shape)]
