@@ -45,8 +45,8 @@ def same_dtype(**arrays: np.ndarray) -> None:
 def integer(name: str, v: object, minimum: int = 1) -> int:
     """An integer (Python or NumPy) >= minimum, as a Python int; 2.7 is an error, not a
     truncation. (fastnn.inputs uses it too: one integer check for the kernels and the API.)"""
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-        raise ValueError(f"{name} must be an integer, got {v!r}")
+    if type(v) is not int and (isinstance(v, bool) or not isinstance(v, numbers.Integral)):
+        raise ValueError(f"{name} must be an integer, got {v!r}")  # (int: no ABC check)
     if v < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {v}")
     return int(v)
