@@ -91,11 +91,24 @@ class EarlyStopping(MonitorCallback):
                     store[k][...] = a
 
     def state(self):
-        return super().state() | {"wait": self.wait, "best_epoch": self.best_epoch}
+        return super().state() | {"wait": self.wait, "best_epoch": self.best_epoch,
+                                  "best_weights": self.best_weights}
 
     def load_state(self, state):
         super().load_state(state)
         self.wait, self.best_epoch = state.get("wait", 0), state.get("best_epoch")
+        self.best_weights = state.get("best_weights")
+
+    def on_train_begin(self, logs):
+        super().on_train_begin(logs)
+        if self.best_weights is not None:  # a resumed run's: they must fit this model
+            layers = self.model.layers
+            shapes = [{k: np.shape(a) for k, a in saved.items()} if isinstance(saved, dict)
+                      else None for saved in self.best_weights]
+            if shapes != [{k: a.shape for k, a in (layer.params | layer.buffers).items()}
+                          for layer in layers]:
+                raise ValueError("EarlyStopping: the saved best weights do not fit this "
+                                 "model's layers")
 
 
 def _check_writable_path(owner: str, path: Path) -> None:

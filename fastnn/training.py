@@ -157,6 +157,7 @@ def fit(model, x, y=None, loss: str | losses_mod.Loss | None = None,
                       initial_epoch=start, seed=seed, transform=transform,
                       history=resume.history if resume is not None else None)
     if resume is not None:
+        resume.check(trainer)
         resume.restore(trainer.callbacks)
     return trainer.run()
 
@@ -243,6 +244,11 @@ class Trainer:
         self.interrupted = False
         self._sigint = False
         self.guard = DivergenceGuard(model)
+        self.options = {"seed": int(seed) if isinstance(seed, numbers.Integral) else None,
+                        "epochs": int(epochs),
+                        "batch_size": getattr(data, "batch_size", None),
+                        "shuffle": getattr(data, "shuffle", None)}
+        """What decides the run's numbers, recorded in its checkpoints; a resume must match."""
 
     # --- hooks ---------------------------------------------------------------------------------
 
@@ -255,6 +261,16 @@ class Trainer:
     def run(self) -> dict[str, list]:
         """Trains; returns the history (one entry per metric and epoch, plus
         ``first_batch_seconds``: the run's start to its first finished step)."""
+        if not self.model.fitting.acquire(blocking=False):
+            raise RuntimeError("this model is being trained by another fit (in another "
+                               "thread); two at once would interleave their steps: wait for "
+                               "it, or train a copy")
+        try:
+            return self._run()
+        finally:
+            self.model.fitting.release()
+
+    def _run(self) -> dict[str, list]:
         for cb in self.callbacks:
             cb.set_trainer(self)
         self._call("on_train_begin", {})
