@@ -362,8 +362,8 @@ class RunFolder:
     training starts (:meth:`create`: a failed run leaves no empty folder), and locked while
     the run uses it (:func:`fastnn._io.lock_folder`: a second process gets a one-line error).
     ``path`` None means a new numbered folder under ``parent``. As a context manager it locks
-    an existing folder at once, and on the way out releases the lock and, if the run failed,
-    removes the folders it created that are still empty."""
+    an existing folder at once, and on the way out releases the lock and removes the folders
+    it created that are still empty (the run failed before writing anything)."""
 
     def __init__(self, path: Path | None, parent: Path) -> None:
         self.path, self.parent = path, parent
@@ -397,12 +397,11 @@ class RunFolder:
 
     def __exit__(self, kind, error, traceback) -> None:
         self._locks.close()
-        if kind is not None:
-            for folder in reversed(self.created):
-                try:
-                    folder.rmdir()  # only if empty: what the run wrote stays
-                except OSError:
-                    break
+        for folder in reversed(self.created):
+            try:
+                folder.rmdir()  # only if empty (a run that failed): what a run wrote stays
+            except OSError:
+                break
 
 
 def _missing_folders(path: Path) -> list[Path]:
