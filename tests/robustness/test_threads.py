@@ -47,8 +47,9 @@ def test_save_during_fit_writes_the_weights_between_two_steps(tmp_path):
     """Every file saved from another thread while fit runs holds the weights the model had
     after one of its steps (or before the first): never a mix of two."""
     rng = np.random.default_rng(0)
-    x, y = rng.random((64, 1, 8, 8), dtype=np.float32), rng.integers(0, 3, 64)
-    busy = model()
+    x, y = rng.random((256, 64), dtype=np.float32), rng.integers(0, 3, 256)
+    busy = fn.Sequential([fn.Dense(64, 256), fn.ReLU(), fn.Dense(256, 256), fn.ReLU(),
+                          fn.Dense(256, 3)])  # arrays big enough that a save takes a while
     states = [[p.copy() for _, p, _ in busy.parameters()]]
     record = fn.callbacks.LambdaCallback(on_batch_end=lambda batch, logs: states.append(
         [p.copy() for _, p, _ in busy.parameters()]))
@@ -62,7 +63,7 @@ def test_save_during_fit_writes_the_weights_between_two_steps(tmp_path):
     thread = threading.Thread(target=save_all_the_time)
     thread.start()
     try:
-        busy.fit(x, y, epochs=3, batch_size=4, progress=False, seed=1, callbacks=[record])
+        busy.fit(x, y, epochs=2, batch_size=4, progress=False, seed=1, callbacks=[record])
     finally:
         done.set()
         thread.join(timeout=60)
