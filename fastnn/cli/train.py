@@ -555,7 +555,8 @@ def _save_interrupted(args: argparse.Namespace, stop: TrainingInterrupted,
     elif args.resume:
         then = f"--resume {args.resume} --out {out} --overwrite starts epoch {trained + 1} again"
     else:
-        then = "no epoch had finished, so there is no checkpoint: run again to start over"
+        then = ("no epoch had finished, so there is no checkpoint: run again to start over"
+                + (" (with --overwrite for this --out)" if args.out else ""))
     print(f"\nfastnn: interrupted in epoch {stop.epoch + 1} (after batch {stop.batch}); "
           f"saved the model trained so far to {path} (marked interrupted; {then})",
           file=sys.stderr)

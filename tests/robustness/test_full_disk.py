@@ -122,3 +122,27 @@ def test_when_the_run_folder_cannot_take_the_model_either_it_goes_to_the_tempora
     assert len(rescued) == 1 and str(rescued[0]) in err.splitlines()[-1]
     assert fn.load(rescued[0]).metadata["epochs_trained"] == 1
     assert not run.exists()  # nothing could be written there: no empty folder is left
+
+
+def test_model_checkpoint_on_a_full_disk_names_the_file_and_keeps_the_last_one(tmp_path,
+                                                                              monkeypatch):
+    rng = np.random.default_rng(0)
+    x, y = rng.random((32, 5), dtype=np.float32), rng.integers(0, 3, 32)
+    model = fn.Sequential([fn.Dense(5, 8), fn.ReLU(), fn.Dense(8, 3)])
+    path = tmp_path / "ckpt.npz"
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        if model.fitting.locked() and epochs_done[0] >= 1:  # full from the second epoch on
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_fsync(fd)
+
+    epochs_done = [0]
+    count = fn.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: epochs_done.__setitem__(
+        0, epoch))
+    monkeypatch.setattr(os, "fsync", fsync)
+    with pytest.raises(OSError, match=f"cannot write {path}: No space left on device"):
+        model.fit(x, y, epochs=3, batch_size=8, progress=False,
+                  callbacks=[count, fn.callbacks.ModelCheckpoint(path)])
+    assert fn.load_checkpoint(path).epoch == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.npz"]

@@ -3,6 +3,7 @@ are refused), Ctrl-C never writes half an epoch into checkpoint.npz, EarlyStoppi
 weights survive, and a run folder is used by one process at a time and exists only once there
 is something in it."""
 
+import json
 import os
 import socket
 import subprocess
@@ -266,3 +267,24 @@ def test_failed_runs_leave_no_folders(pets, tmp_path, capsys, monkeypatch):
     assert main(["train", "folder", str(pets), *BASE, "--epochs", "1"]) == 0
     assert main(["train", "folder", str(pets), *BASE, "--epochs", "1"]) == 0
     assert sorted(p.name for p in (tmp_path / "runs" / "folder").iterdir()) == ["1", "2"]
+
+
+@pytest.mark.parametrize("tamper,message", [
+    (lambda t: t | {"run": {"seed": "zero"}}, "run settings"),
+    (lambda t: t | {"callbacks": [{"type": "EarlyStopping", "state": {
+        "best_weights": [{"w": {"array": "callback/9/0"}}]}}]}, "missing array"),
+])
+def test_tampered_run_settings_or_callback_arrays_are_a_model_file_error(tmp_path, tamper,
+                                                                        message):
+    rng = np.random.default_rng(0)
+    x, y = rng.random((16, 5), dtype=np.float32), rng.integers(0, 3, 16)
+    model = fn.Sequential([fn.Dense(5, 3)])
+    path = tmp_path / "ckpt.npz"
+    model.fit(x, y, epochs=1, progress=False, callbacks=[
+        fn.callbacks.EarlyStopping("loss", restore_best=True), fn.callbacks.ModelCheckpoint(path)])
+    with np.load(path) as f:
+        arrays = dict(f)
+    arrays["training"] = np.array(json.dumps(tamper(json.loads(str(arrays["training"])))))
+    np.savez(path, **arrays)
+    with pytest.raises(fn.ModelFileError, match=f"{path}: bad training state.*{message}"):
+        fn.load_checkpoint(path)
