@@ -59,7 +59,9 @@ class LambdaCallback(Callback):
 
 class EarlyStopping(MonitorCallback):
     """Stops training when ``monitor`` has not improved (by more than ``min_delta``) for
-    ``patience`` epochs; ``restore_best`` puts back the weights of the best epoch at the end."""
+    ``patience`` epochs; ``restore_best`` puts back the weights of the best epoch at the end.
+    Its state (best value and epoch, wait, best weights) goes into checkpoints, so a resumed
+    run ends as the one that never stopped."""
 
     def __init__(self, monitor: str = "val_loss", patience: int = 0, restore_best: bool = False,
                  min_delta: float = 0.0, mode: str = "auto") -> None:

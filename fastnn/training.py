@@ -10,7 +10,10 @@ that is iterated once per epoch (a list, a loader object whose ``__iter__`` star
 function returning a fresh iterator), so data larger than memory can stream from disk.
 
 Each epoch draws its shuffle and dropout from ``default_rng([seed, epoch])``, so a run resumed
-at ``initial_epoch`` from a checkpoint gives the same weights as one that never stopped.
+at ``initial_epoch`` from a checkpoint gives the same weights as one that never stopped. The
+checkpoint records the settings that decide this (:attr:`Trainer.options`: seed, epochs, batch
+size, shuffle), and ``fit(resume=)`` refuses others (:meth:`fastnn.Checkpoint.check`). One fit
+at a time trains a model: a second, from another thread, is refused.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from test_classics import write_folder
 import fastnn as fn
 from fastnn._io import LOCK_NAME, _host, lock_folder
 from fastnn.cli import main
+from fastnn.cli import train as cli_train
 
 BASE = ["--hidden", "8", "--size", "8", "--batch-size", "4", "--optimizer", "adam", "--quiet"]
 
@@ -252,7 +253,6 @@ def test_failed_runs_leave_no_folders(pets, tmp_path, capsys, monkeypatch):
     assert main(["train", "folder", "--out", str(tmp_path / "new" / "run")]) == 1
     assert main(["train", "folder", str(tmp_path / "missing")]) == 1
     assert main(["train", "folder", str(pets), "--model", "cnn"]) == 1
-    from fastnn.cli import train as cli_train
 
     def fail(*args):
         raise ValueError("broken in the first epoch")
