@@ -480,8 +480,11 @@ def _resume(args: argparse.Namespace, optimizer, x_shape, class_names: list[str]
                          f"this data's {len(class_names)} "
                          f"({', '.join(class_names[:5])}{'...' if len(class_names) > 5 else ''})")
     if ckpt.epoch >= args.epochs:
-        raise ValueError(f"--resume {path}: it has trained {ckpt.epoch} epochs already; "
-                         f"--epochs is the total, so give more than {ckpt.epoch}")
+        more = ("its cosine schedule has ended, so it cannot be extended"
+                if args.schedule == "cosine" and ckpt.model.metadata.get("options") else
+                f"--epochs is the total, so give more than {ckpt.epoch}")
+        raise ValueError(f"--resume {path}: it has trained {count(ckpt.epoch, 'epoch')} "
+                         f"already; {more}")
     return ckpt
 
 

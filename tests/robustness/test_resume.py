@@ -157,6 +157,10 @@ def test_extending_a_constant_run_equals_a_longer_run_and_cosine_is_refused(pets
         f"fastnn: error: --resume {cos}: --epochs 3 differs from the run's planned 1, and its "
         f"cosine schedule is spread over those; leave --epochs out to finish the run, or start "
         f"a new one\n")
+    assert main(["train", "folder", "--resume", str(cos)]) == 1
+    assert capsys.readouterr().err == (
+        f"fastnn: error: --resume {cos / 'checkpoint.npz'}: it has trained 1 epoch already; "
+        f"its cosine schedule has ended, so it cannot be extended\n")
 
 
 def test_fit_resume_refuses_another_seed_batch_size_or_total_with_cosine(tmp_path):
