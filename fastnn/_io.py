@@ -12,10 +12,15 @@ renamed over the target in one step. The target is either the old file or the co
   host, is gone).
 - A save over an existing file keeps that file's permission bits; a new file gets the usual
   permissions for new files (0666 minus the umask).
+- A write that fails (a full disk, a file-size limit) raises an OSError that names the target.
+
+:func:`lock_folder` keeps a second process out of a folder (a run being trained): a lock file
+holds its owner's host and pid, and a lock whose process is gone (killed) is taken over.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import secrets
@@ -135,6 +140,11 @@ def _create_temp(path: Path) -> tuple[int, Path]:
     return fd, tmp
 
 
+_WRITE_ERRORS = {getattr(errno, n) for n in ("ENOSPC", "EFBIG", "EDQUOT", "EROFS", "EIO")
+                 if hasattr(errno, n)}
+"""What a full disk, a file-size limit, a quota or a failing device give a write."""
+
+
 @contextmanager
 def atomic_open(path: str | os.PathLike) -> Iterator[IO[bytes]]:
     """A binary file to write; on success it replaces ``path`` in one rename, on any error,
@@ -151,9 +161,12 @@ def atomic_open(path: str | os.PathLike) -> Iterator[IO[bytes]]:
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
-        except BaseException:
+        except BaseException as e:
             if tmp is not None:
                 tmp.unlink(missing_ok=True)
+            if (isinstance(e, OSError) and e.errno in _WRITE_ERRORS
+                    and str(path) not in str(e)):  # name the file the disk refused
+                raise type(e)(e.errno, f"cannot write {path}: {e.strerror}") from None
             raise
 
 
@@ -161,3 +174,49 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     with atomic_open(path) as f:
         f.write(text.encode())
     return Path(path)
+
+
+class FolderLocked(OSError):
+    """Another process holds a folder's lock (see :func:`lock_folder`)."""
+
+
+LOCK_NAME = ".fastnn.lock"
+
+
+@contextmanager
+def lock_folder(folder: str | os.PathLike, what: str = "it") -> Iterator[Path]:
+    """Holds ``folder/.fastnn.lock`` (created exclusively, holding ``host pid``) for the
+    block; raises :class:`FolderLocked` if a live process holds it. A lock left by a process
+    of this host that no longer runs is stale and taken over; a lock from another host is
+    never guessed at: the error says which file to delete once that process is gone."""
+    lock = Path(folder) / LOCK_NAME
+    me = f"{_host()} {os.getpid()}"
+    for _ in range(3):
+        try:
+            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            try:
+                owner = lock.read_text().split()
+            except FileNotFoundError:
+                continue  # released meanwhile
+            host, pid = (owner + ["?", "0"])[:2] if len(owner) != 2 else owner
+            stale = host == _host() and pid.isdigit() and not _pid_alive(int(pid))
+            if stale:
+                lock.unlink(missing_ok=True)
+                continue
+            raise FolderLocked(f"{folder} is in use by process {pid} on {host}, which is "
+                               f"training {what}; wait for it to end (if it was killed, "
+                               f"delete {lock})") from None
+        with os.fdopen(fd, "w") as f:
+            f.write(me)
+        break
+    else:
+        raise FolderLocked(f"{folder}: could not take its lock {lock}")
+    try:
+        yield lock
+    finally:
+        try:
+            if lock.read_text() == me:
+                lock.unlink()
+        except OSError:
+            pass

@@ -59,7 +59,9 @@ class LambdaCallback(Callback):
 
 class EarlyStopping(MonitorCallback):
     """Stops training when ``monitor`` has not improved (by more than ``min_delta``) for
-    ``patience`` epochs; ``restore_best`` puts back the weights of the best epoch at the end."""
+    ``patience`` epochs; ``restore_best`` puts back the weights of the best epoch at the end.
+    Its state (best value and epoch, wait, best weights) goes into checkpoints, so a resumed
+    run ends as the one that never stopped."""
 
     def __init__(self, monitor: str = "val_loss", patience: int = 0, restore_best: bool = False,
                  min_delta: float = 0.0, mode: str = "auto") -> None:
@@ -91,11 +93,24 @@ class EarlyStopping(MonitorCallback):
                     store[k][...] = a
 
     def state(self):
-        return super().state() | {"wait": self.wait, "best_epoch": self.best_epoch}
+        return super().state() | {"wait": self.wait, "best_epoch": self.best_epoch,
+                                  "best_weights": self.best_weights}
 
     def load_state(self, state):
         super().load_state(state)
         self.wait, self.best_epoch = state.get("wait", 0), state.get("best_epoch")
+        self.best_weights = state.get("best_weights")
+
+    def on_train_begin(self, logs):
+        super().on_train_begin(logs)
+        if self.best_weights is not None:  # a resumed run's: they must fit this model
+            layers = self.model.layers
+            shapes = [{k: np.shape(a) for k, a in saved.items()} if isinstance(saved, dict)
+                      else None for saved in self.best_weights]
+            if shapes != [{k: a.shape for k, a in (layer.params | layer.buffers).items()}
+                          for layer in layers]:
+                raise ValueError("EarlyStopping: the saved best weights do not fit this "
+                                 "model's layers")
 
 
 def _check_writable_path(owner: str, path: Path) -> None:

@@ -51,6 +51,7 @@ class Sequential:
         self.fuse = fuse
         self._plan: tuple[tuple[int, ...], Plan] | None = None
         self.lock = threading.RLock()  # held for each training step and inference batch
+        self.fitting = threading.Lock()  # held by a running fit: a second one is refused
         self.reset(seed)
 
     @property
@@ -143,11 +144,12 @@ class Sequential:
             return self.forward(x)
 
     def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "lock"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("lock", "fitting")}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self.lock = threading.RLock()
+        self.fitting = threading.Lock()
 
     def loss_and_grads(self, x: np.ndarray, y: np.ndarray,
                        training: bool = True) -> tuple[float, np.ndarray]:
@@ -240,6 +242,9 @@ class Sequential:
 
     def save(self, path: str | os.PathLike, metadata: dict | None = None) -> Path:
         """Writes the model to ``path`` (a ``.npz`` file) atomically; returns the path.
-        See :mod:`fastnn.model_file`; ``fn.load`` reads it back."""
-        return save_model(self, path, metadata)
+        See :mod:`fastnn.model_file`; ``fn.load`` reads it back. It holds the model's lock
+        while it copies the weights, so a save during ``fit`` in another thread writes the
+        weights between two steps."""
+        with self.lock:
+            return save_model(self, path, metadata)
 

@@ -8,9 +8,11 @@ A model file holds the architecture as JSON (``architecture``) and every paramet
 (BatchNorm's running statistics) as an array named by its key (:func:`key`, ``"layer0.w"``, the
 key ``model.parameters()`` and the optimizer's state use too). A checkpoint is a model file plus
 the optimizer's state (``optimizer/{key}/{slot}``) and where training stands (``training``:
-epochs done, history, callback state), so ``fit(initial_epoch=...)`` carries on where it
-stopped; ``fastnn.load`` reads a checkpoint as a model too. Checkpoints written before the keys
-were one (their optimizer state named ``optimizer/0.w/0``) still load: :func:`optimizer_state`.
+epochs done, history, callback state with its arrays in ``callback/...``, and ``run``, the
+options that decide the run's numbers: seed, epochs, batch size, shuffle), so
+``fit(resume=...)`` carries on where it stopped; ``fastnn.load`` reads a checkpoint as a model
+too. Checkpoints written before the keys were one (their optimizer state named
+``optimizer/0.w/0``) still load: :func:`optimizer_state`.
 
 Files are untrusted input. Before anything is allocated, the reader checks the zip (every
 member a ``.npy``, the declared sizes within ``max_bytes``, so a zip bomb cannot expand past
@@ -104,22 +106,63 @@ def save_checkpoint(path: str | os.PathLike, trainer=None, *, model=None,
     Give a running :class:`fastnn.training.Trainer` (as ModelCheckpoint does) or the parts:
     ``model`` (a :class:`fastnn.Sequential`), ``optimizer`` and ``epoch`` (epochs finished).
     """
+    run = None
     if trainer is not None:
         model, optimizer = trainer.model, trainer.optimizer
         epoch, history = trainer.completed_epochs, trainer.history
         callbacks, interrupted = trainer.callbacks, trainer.interrupted or trainer._sigint
+        run = trainer.options
     if model is None or optimizer is None or epoch is None:
         raise ValueError("save_checkpoint needs a trainer, or model, optimizer and epoch")
     arrays = _arrays(model)
     config, state = optimizer.state_dict()
     arrays |= {f"optimizer/{k}": a for k, a in state.items()}
     arrays["architecture"] = np.array(json.dumps(_architecture(model, metadata)))
+    states = []
+    for cb in callbacks:
+        state = cb.state()
+        if state:
+            state = _split_arrays(state, f"{CALLBACK_ARRAYS}{len(states)}", arrays)
+            states.append({"type": type(cb).__name__, "state": state})
     training = {"epoch": int(epoch), "optimizer": config, "interrupted": bool(interrupted),
-                "history": _jsonable(history or {}),
-                "callbacks": [{"type": type(cb).__name__, "state": cb.state()}
-                              for cb in callbacks if cb.state()]}
+                "history": _jsonable(history or {}), "callbacks": states}
+    if run is not None:
+        training["run"] = run
     arrays["training"] = np.array(json.dumps(training))
     return _write(Path(path), arrays)
+
+
+CALLBACK_ARRAYS = "callback/"
+"""The prefix of the arrays in callbacks' states (EarlyStopping's best weights):
+``callback/{n}/{i}``, referred to in the state's JSON as ``{"array": "callback/{n}/{i}"}``."""
+
+
+def _split_arrays(state, prefix: str, arrays: dict):
+    """``state`` with each NumPy array (in dicts and lists, at any depth) moved to ``arrays``
+    and replaced by ``{"array": name}``."""
+    if isinstance(state, np.ndarray):
+        name = f"{prefix}/{sum(k.startswith(prefix + '/') for k in arrays)}"
+        arrays[name] = state
+        return {"array": name}
+    if isinstance(state, dict):
+        return {k: _split_arrays(v, prefix, arrays) for k, v in state.items()}
+    if isinstance(state, list | tuple):
+        return [_split_arrays(v, prefix, arrays) for v in state]
+    return state
+
+
+def join_arrays(state, arrays: dict):
+    """The inverse of :func:`_split_arrays`: each ``{"array": name}`` in ``state`` replaced by
+    ``arrays[name]`` (taken out of ``arrays``); a missing array is a ValueError."""
+    if isinstance(state, dict):
+        if set(state) == {"array"} and isinstance(state["array"], str):
+            if state["array"] not in arrays or not state["array"].startswith(CALLBACK_ARRAYS):
+                raise ValueError(f"callback state refers to a missing array {state['array']!r}")
+            return arrays.pop(state["array"])
+        return {k: join_arrays(v, arrays) for k, v in state.items()}
+    if isinstance(state, list):
+        return [join_arrays(v, arrays) for v in state]
+    return state
 
 
 def _jsonable(history: dict) -> dict:
@@ -232,7 +275,8 @@ def read(path: str | os.PathLike, max_bytes: int,
                     got_shape, got_dtype = headers[name]
                     raise ValueError(f"{name} is {got_dtype}{got_shape}, expected {dtype}{shape}")
             extra = sorted(k for k in set(headers) - set(expected) - {"architecture"}
-                           if k != "training" and not k.startswith("optimizer/"))
+                           if k != "training" and not k.startswith(("optimizer/",
+                                                                    CALLBACK_ARRAYS)))
             if extra:
                 raise ValueError(f"unexpected arrays {extra}")
             if "training" in headers and (headers["training"][1].kind != "U" or zf.getinfo(

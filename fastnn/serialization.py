@@ -24,6 +24,7 @@ from .model_file import (  # noqa: F401  (saving is model_file's: fn.serializati
     MAX_BYTES,
     ModelFileError,
     build_layer,
+    join_arrays,
     key,
     optimizer_state,
     read,
@@ -66,6 +67,28 @@ class Checkpoint:
     history: dict = field(default_factory=dict)
     callbacks: list = field(default_factory=list)
     interrupted: bool = False
+    run: dict = field(default_factory=dict)
+    """The options that decided the run's numbers (seed, epochs, batch_size, shuffle); empty
+    for checkpoints written before they were recorded."""
+
+    def check(self, trainer) -> None:
+        """Refuses to carry on with other settings than the run's: another seed, batch size or
+        shuffle would not continue the same run, and with a schedule that depends on the total
+        (cosine, OneCycle, a function of progress) neither would another number of epochs."""
+        now = trainer.options
+        for name in ("seed", "batch_size", "shuffle"):
+            if self.run.get(name) is not None and now.get(name) != self.run[name]:
+                raise ValueError(f"resume: the run was trained with {name}={self.run[name]!r}, "
+                                 f"not {now.get(name)!r}; a resumed run keeps its settings")
+        planned = self.run.get("epochs")
+        if planned is not None and now["epochs"] != planned:
+            fixed = [type(cb).__name__ for cb in trainer.callbacks
+                     if getattr(cb, "needs_steps", False)]  # uses progress
+            if fixed:
+                raise ValueError(f"resume: the run was planned for {planned} epochs, not "
+                                 f"{now['epochs']}, and its {fixed[0]} schedule depends on the "
+                                 f"total; keep epochs={planned}, or start a new run from "
+                                 f"the model")
 
     def restore(self, callbacks) -> None:
         """Gives callbacks (EarlyStopping, ReduceLROnPlateau...) their saved state, matched by
@@ -100,6 +123,11 @@ def load_checkpoint(path: str | os.PathLike, optimizer: optim.Optimizer | None =
                 isinstance(c, dict) and isinstance(c.get("type"), str)
                 and isinstance(c.get("state"), dict) for c in callbacks):
             raise ValueError("malformed history or callback state")
+        callbacks = [c | {"state": join_arrays(c["state"], arrays)} for c in callbacks]
+        run = training.get("run", {})
+        if not isinstance(run, dict) or not all(
+                v is None or isinstance(v, bool | int) for v in run.values()):
+            raise ValueError(f"run settings {run!r} are not integers")
     except (TypeError, ValueError, json.JSONDecodeError) as e:
         raise ModelFileError(f"{path}: bad training state ({e})") from None
     model = build_model(path, arch, layers, layer_arrays)
@@ -113,4 +141,4 @@ def load_checkpoint(path: str | os.PathLike, optimizer: optim.Optimizer | None =
     except (KeyError, TypeError, ValueError) as e:  # OptimizerStateError is a ValueError
         raise ModelFileError(f"{path}: cannot resume: {e}") from None
     return Checkpoint(model, optimizer, epoch, history, callbacks,
-                      bool(training.get("interrupted", False)))
+                      bool(training.get("interrupted", False)), run)

@@ -10,7 +10,10 @@ that is iterated once per epoch (a list, a loader object whose ``__iter__`` star
 function returning a fresh iterator), so data larger than memory can stream from disk.
 
 Each epoch draws its shuffle and dropout from ``default_rng([seed, epoch])``, so a run resumed
-at ``initial_epoch`` from a checkpoint gives the same weights as one that never stopped.
+at ``initial_epoch`` from a checkpoint gives the same weights as one that never stopped. The
+checkpoint records the settings that decide this (:attr:`Trainer.options`: seed, epochs, batch
+size, shuffle), and ``fit(resume=)`` refuses others (:meth:`fastnn.Checkpoint.check`). One fit
+at a time trains a model: a second, from another thread, is refused.
 """
 
 from __future__ import annotations
@@ -157,6 +160,7 @@ def fit(model, x, y=None, loss: str | losses_mod.Loss | None = None,
                       initial_epoch=start, seed=seed, transform=transform,
                       history=resume.history if resume is not None else None)
     if resume is not None:
+        resume.check(trainer)
         resume.restore(trainer.callbacks)
     return trainer.run()
 
@@ -243,6 +247,11 @@ class Trainer:
         self.interrupted = False
         self._sigint = False
         self.guard = DivergenceGuard(model)
+        self.options = {"seed": int(seed) if isinstance(seed, numbers.Integral) else None,
+                        "epochs": int(epochs),
+                        "batch_size": getattr(data, "batch_size", None),
+                        "shuffle": getattr(data, "shuffle", None)}
+        """What decides the run's numbers, recorded in its checkpoints; a resume must match."""
 
     # --- hooks ---------------------------------------------------------------------------------
 
@@ -255,6 +264,16 @@ class Trainer:
     def run(self) -> dict[str, list]:
         """Trains; returns the history (one entry per metric and epoch, plus
         ``first_batch_seconds``: the run's start to its first finished step)."""
+        if not self.model.fitting.acquire(blocking=False):
+            raise RuntimeError("this model is being trained by another fit (in another "
+                               "thread); two at once would interleave their steps: wait for "
+                               "it, or train a copy")
+        try:
+            return self._run()
+        finally:
+            self.model.fitting.release()
+
+    def _run(self) -> dict[str, list]:
         for cb in self.callbacks:
             cb.set_trainer(self)
         self._call("on_train_begin", {})

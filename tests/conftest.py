@@ -43,6 +43,19 @@ def find_data_root(env: dict | None = None) -> Path:
     pytest.skip(f"MNIST not found in {places}: {GET_MNIST}")
 
 
+CACHES = {".benchmarks", ".hypothesis", ".pytest_cache", ".ruff_cache", "__pycache__"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def checkout_stays_clean():
+    """Tests write only in their tmp_path: a file or folder that appears in the checkout (an
+    empty runs/folder/N of a failed `fastnn train`) fails the session."""
+    before = {p.name for p in ROOT.iterdir()}
+    yield
+    new = sorted({p.name for p in ROOT.iterdir()} - before - CACHES)
+    assert not new, f"the tests left {new} in {ROOT}; write in tmp_path"
+
+
 @pytest.fixture(scope="session")
 def data_root() -> Path:
     """The folder that holds mnist/ (see find_data_root)."""

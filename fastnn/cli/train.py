@@ -5,6 +5,7 @@ resume them), announce the plan, train with the run's callbacks, then test, save
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -17,7 +18,7 @@ import numpy as np
 
 from .. import backend, data, losses, metrics, plots
 from .. import init as init_mod
-from .._io import atomic_write_text
+from .._io import atomic_write_text, lock_folder
 from .._malloc import retain_freed_memory
 from ..augment import Augment
 from ..callbacks import EarlyStopping, HistoryLogger, LambdaCallback, ModelCheckpoint, ProgressBar
@@ -25,7 +26,7 @@ from ..model import Sequential
 from ..models import ACTIVATIONS, mlp, mnist_cnn, simple_vgg
 from ..optim import SGD, Adam, Optimizer
 from ..schedules import cosine
-from ..serialization import Checkpoint, load_checkpoint, save_checkpoint
+from ..serialization import Checkpoint, load_checkpoint
 from ..training import TrainingInterrupted
 from .options import batch_size_or_full, integer, number, positive_int, widths
 from .results import count, result_plots
@@ -93,9 +94,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--init", choices=list(init_mod.INITIALIZERS), help="mlp weights "
                        "(default scaled_normal: std 1/sqrt(fan-in))")
     train.add_argument("--dropout", type=number(0, 1), help="mlp: after each hidden layer")
-    train.add_argument("--loss", default="auto", choices=["auto", *losses.LOSSES],
+    train.add_argument("--loss", choices=["auto", *losses.LOSSES],
                        help="auto: one sigmoid output for two classes with mlp, else softmax")
-    train.add_argument("--l2", type=number(0), default=0.0,
+    train.add_argument("--l2", type=number(0),
                        help="L2 lambda: lambda/(2m) sum w^2")
     train.add_argument("--size", type=positive_int, help="folder: images resized to NxN "
                        "(default 64)")
@@ -110,7 +111,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--optimizer", choices=["adam", "sgd"])
     train.add_argument("--momentum", type=number(0, 1), help="sgd (default 0)")
     train.add_argument("--schedule", choices=["cosine", "constant"])
-    train.add_argument("--seed", type=integer(0), default=0)
+    train.add_argument("--seed", type=integer(0), help="(default 0)")
     train.add_argument("--backend", choices=list(backend.BACKENDS), default="numba")
     train.add_argument("--data", help="mnist: directory with the four MNIST files, or its "
                        "parent (else $FASTNN_DATA/mnist or the download cache)")
@@ -119,20 +120,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--overwrite", action="store_true", help="let --out replace a trained "
                        "model already there")
     train.add_argument("--resume", metavar="RUN", help="carry on from a run folder's "
-                       "checkpoint.npz (or a checkpoint file), to --epochs in total")
+                       "checkpoint.npz (or a checkpoint file) with the run's options, to its "
+                       "planned epochs or --epochs in total (constant schedule only)")
     train.add_argument("--patience", type=integer(0), help="stop early when --monitor has not "
                        "improved for this many epochs (and keep the best weights)")
-    train.add_argument("--save-best", action="store_true", help="also keep best.npz, the "
-                       "checkpoint of the best epoch by --monitor")
-    train.add_argument("--monitor", default="val_loss", choices=["val_loss", "val_accuracy",
+    train.add_argument("--save-best", action="store_true", default=None,
+                       help="also keep best.npz, the checkpoint of the best epoch by --monitor")
+    train.add_argument("--monitor", choices=["val_loss", "val_accuracy",
                        "loss", "accuracy"], help="the metric --patience and --save-best "
                        "watch (default val_loss; val_ is the test split)")
     train.add_argument("--plots", help="write curves.png, recall.png, confusion.png here")
     train.add_argument("--limit", type=positive_int,
                        help="train on the first N training images only")
-    train.add_argument("--augment", action="store_true", help="images: random rotation 30 "
-                       "degrees, shifts 0.1, shear 0.2, zoom 0.2 and flips per batch "
-                       "(fn.Augment, Keras's ImageDataGenerator settings of the tutorial)")
+    train.add_argument("--augment", action="store_true", default=None,
+                       help="images: random rotation 30 degrees, shifts 0.1, shear 0.2, "
+                       "zoom 0.2 and flips per batch (fn.Augment, Keras's ImageDataGenerator "
+                       "settings of the tutorial)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=cmd_train)
 
@@ -153,25 +156,82 @@ class _Training:
 def cmd_train(args: argparse.Namespace) -> int:
     retain_freed_memory()  # glibc keeps freed activations: 10-25% faster steps
     backend.set_backend(args.backend)
+    if args.resume:
+        _resumed_options(args, _resume_path(args))
     _complete_options(args)
     name = f"{args.dataset}_{args.model}"
-    out = _prepare_output(args, name)
-    load_start = time.perf_counter()
-    loaded = _load_data(args)
-    training = _set_up(args, loaded)
-    _announce(args, loaded, training, time.perf_counter() - load_start)
-    metadata = {"data": loaded.description}
-    callbacks = _callbacks(args, out, metadata)
-    try:
-        history, wall, first_batch = _fit(args, loaded, training, callbacks)
-    except TrainingInterrupted as stop:
-        return _save_interrupted(stop, training, callbacks, out, name, metadata)
-    summary = _evaluate(args, loaded, training, history, wall, first_batch)
-    _save_run(training.model, out, name, metadata, summary)
-    if args.plots:
-        _plot(args, history, summary["report"], loaded.class_names, metadata)
-    print(f"run written to {out}")
-    return 0
+    with _prepare_output(args, name) as folder:
+        load_start = time.perf_counter()
+        loaded = _load_data(args)
+        training = _set_up(args, loaded)
+        _announce(args, loaded, training, time.perf_counter() - load_start)
+        metadata = {"data": loaded.description, "options": _recorded_options(args)}
+        out = folder.create()
+        callbacks = _callbacks(args, out, metadata)
+        try:
+            history, wall, first_batch = _fit(args, loaded, training, callbacks)
+        except TrainingInterrupted as stop:
+            return _save_interrupted(args, stop, training, out, name, metadata)
+        except OSError as e:  # a per-epoch write failed: a full disk, a file-size limit
+            return _save_after_write_error(e, training, callbacks, out, name, metadata)
+        summary = _evaluate(args, loaded, training, history, wall, first_batch)
+        _save_run(training.model, out, name, metadata, summary)
+        if args.plots:
+            _plot(args, history, summary["report"], loaded.class_names, metadata)
+        print(f"run written to {out}")
+        return 0
+
+
+RECORDED = ("model", "hidden", "activation", "init", "dropout", "loss", "l2", "size", "mode",
+            "label_pattern", "test_fraction", "class_names", "keys", "shape", "order", "limit",
+            "batch_size", "lr", "optimizer", "momentum", "schedule", "seed", "augment",
+            "patience", "monitor")
+"""The options that decide a run's numbers: kept in its checkpoints (``metadata["options"]``,
+with the data set, its folder or file, and the planned epochs) and used again by --resume."""
+
+
+def _recorded_options(args: argparse.Namespace) -> dict:
+    """The run's options as its checkpoints keep them (those that apply to this run)."""
+    options = {k: getattr(args, k) for k in RECORDED
+               if k not in SCOPE or getattr(args, SCOPE[k][0]) in SCOPE[k][1]}
+    source = str(Path(args.dir).resolve()) if args.dir else None
+    return options | {"dataset": args.dataset, "dir": source, "epochs": args.epochs}
+
+
+def _resumed_options(args: argparse.Namespace, path: Path) -> None:
+    """--resume: the options not given come from the checkpoint; one given with another value
+    than the run's is refused (it would not carry on the same run). --epochs may differ from
+    the planned total only with the constant schedule (then the run equals one planned with
+    the new total from the start); a cosine schedule is spread over the planned epochs."""
+    recorded = load_checkpoint(path).model.metadata.get("options")
+    if not isinstance(recorded, dict):
+        return  # written before the options were recorded: the options given are used
+    where = f"--resume {args.resume}"
+    if recorded.get("dataset") != args.dataset:
+        raise ValueError(f"{where}: the run trained on {recorded.get('dataset')}, not on "
+                         f"{args.dataset}")
+    if args.dir and recorded.get("dir") and str(Path(args.dir).resolve()) != recorded["dir"]:
+        raise ValueError(f"{where}: the run trained on {recorded['dir']}, not on "
+                         f"{Path(args.dir).resolve()}")
+    args.dir = args.dir or recorded.get("dir")
+    for option in RECORDED:
+        given, kept = getattr(args, option), recorded.get(option)
+        if option not in recorded:
+            continue
+        if given is None:
+            setattr(args, option, kept)
+        elif given != kept:
+            flag = "--" + option.replace("_", "-")
+            raise ValueError(f"{where}: {flag} {given} differs from the run's {kept}; a "
+                             f"resumed run keeps its options (leave {flag} out, or start a "
+                             f"new run)")
+    planned = recorded.get("epochs")
+    if args.epochs is None:
+        args.epochs = planned
+    elif args.epochs != planned and args.schedule == "cosine":
+        raise ValueError(f"{where}: --epochs {args.epochs} differs from the run's planned "
+                         f"{planned}, and its cosine schedule is spread over those; leave "
+                         f"--epochs out to finish the run, or start a new one")
 
 
 def _complete_options(args: argparse.Namespace) -> None:
@@ -182,6 +242,11 @@ def _complete_options(args: argparse.Namespace) -> None:
     for key, value in (DEFAULTS[args.dataset] | MODEL_DEFAULTS.get(args.model, {})).items():
         if getattr(args, key) is None:
             setattr(args, key, value)
+    for key, value in (("loss", "auto"), ("l2", 0.0), ("seed", 0), ("monitor", "val_loss"),
+                       ("augment", False), ("save_best", False)):
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    args.lr = args.lr or DEFAULT_LR[args.optimizer]
     _scoped_options(args)
 
 
@@ -243,11 +308,11 @@ def _set_up(args: argparse.Namespace, loaded: data.Splits) -> _Training:
     """The optimizer, the model (new, or resumed from a checkpoint), the learning-rate
     schedule, the augmentation and the batch size."""
     x_train = loaded.train[0]
-    lr = args.lr or DEFAULT_LR[args.optimizer]
+    lr = args.lr
     optimizer = Adam(lr) if args.optimizer == "adam" else SGD(lr, momentum=args.momentum)
     ckpt = None
     if args.resume:
-        ckpt = _resume(args, optimizer, x_train.shape[1:])
+        ckpt = _resume(args, optimizer, x_train.shape[1:], loaded.class_names)
         model = ckpt.model
     else:
         model = _build_model(args, x_train.shape[1:], loaded.class_names)
@@ -292,21 +357,63 @@ def next_run_folder(parent: Path) -> Path:
     return parent / str(max(taken, default=0) + 1)
 
 
-def _prepare_output(args: argparse.Namespace, name: str) -> Path:
-    """The run folder, created and checked writable before any training; never an earlier
-    run's trained model unless --overwrite or --resume says so."""
-    if args.resume:
-        resume = Path(args.resume)
-        out = Path(args.out) if args.out else (resume if resume.is_dir() else resume.parent)
-    elif args.out:
-        out = Path(args.out)
-        if (out / f"{name}.npz").exists() and not args.overwrite:
-            raise ValueError(f"{out / (name + '.npz')} already holds a trained model; choose "
-                             f"another --out, or add --overwrite to replace it")
-    else:
-        out = next_run_folder(Path("runs") / args.dataset)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file, not a folder")
+class RunFolder:
+    """A run's folder: chosen and checked before the data is loaded, created only when
+    training starts (:meth:`create`: a failed run leaves no empty folder), and locked while
+    the run uses it (:func:`fastnn._io.lock_folder`: a second process gets a one-line error).
+    ``path`` None means a new numbered folder under ``parent``. As a context manager it locks
+    an existing folder at once, and on the way out releases the lock and removes the folders
+    it created that are still empty (the run failed before writing anything)."""
+
+    def __init__(self, path: Path | None, parent: Path) -> None:
+        self.path, self.parent = path, parent
+        self.created: list[Path] = []
+        self._locks = contextlib.ExitStack()
+
+    def __enter__(self) -> RunFolder:
+        if self.path is not None and self.path.is_dir():
+            self._lock()
+        return self
+
+    def _lock(self) -> None:
+        if not self._locks._exit_callbacks:
+            self._locks.enter_context(lock_folder(self.path, "a run there"))
+
+    def create(self) -> Path:
+        """The folder, made (with its parents) and locked."""
+        while self.path is None:  # the next number; another run may take it first
+            candidate = next_run_folder(self.parent)
+            self.created = _missing_folders(candidate)
+            try:
+                candidate.mkdir(parents=True)
+                self.path = candidate
+            except FileExistsError:
+                continue
+        if not self.path.is_dir():
+            self.created = _missing_folders(self.path)
+            self.path.mkdir(parents=True, exist_ok=True)
+        self._lock()
+        return self.path
+
+    def __exit__(self, kind, error, traceback) -> None:
+        self._locks.close()
+        for folder in reversed(self.created):
+            try:
+                folder.rmdir()  # only if empty (a run that failed): what a run wrote stays
+            except OSError:
+                break
+
+
+def _missing_folders(path: Path) -> list[Path]:
+    """``path`` and those of its parents that do not exist, outermost first."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    return missing[::-1]
+
+
+def _check_writable(out: Path) -> None:
+    """Whether ``out`` can be made and written, without leaving it behind: the folders
+    made for the probe are removed again."""
+    missing = _missing_folders(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / f".fastnn-write-test-{os.getpid()}"
@@ -315,26 +422,69 @@ def _prepare_output(args: argparse.Namespace, name: str) -> Path:
     except OSError as e:
         raise ValueError(f"cannot write the run to {out} ({e.strerror}); choose another --out"
                          ) from None
+    finally:
+        for folder in reversed(missing):
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+
+
+def _prepare_output(args: argparse.Namespace, name: str) -> RunFolder:
+    """The run folder, checked writable before any training (but not yet created); never an
+    earlier run's trained model or checkpoint unless --overwrite says so, or --resume carries
+    on that same run."""
+    own = None
+    if args.resume:
+        resume = Path(args.resume)
+        own = resume if resume.is_dir() else resume.parent
+    out = Path(args.out) if args.out else own
+    if out is not None and not (own is not None and out.resolve() == own.resolve()):
+        for held in (out / f"{name}.npz", out / "checkpoint.npz"):
+            if held.exists() and not args.overwrite:
+                raise ValueError(f"{held} already holds a trained "
+                                 f"{'model' if held.name == name + '.npz' else 'checkpoint'}; "
+                                 f"choose another --out, or add --overwrite to replace it")
+    if out is not None and out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a folder")
+    parent = Path("runs") / args.dataset
+    _check_writable(out if out is not None else parent)
     if args.plots:
         try:
             import matplotlib  # noqa: F401
         except ImportError:
             raise ValueError("--plots needs matplotlib: pip install 'fastnn[plots]'") from None
-    return out
+    return RunFolder(out, parent)
 
 
-def _resume(args: argparse.Namespace, optimizer, x_shape):
-    """The checkpoint to carry on from (--resume FILE or run folder)."""
+def _resume_path(args: argparse.Namespace) -> Path:
+    """The checkpoint --resume names (a run folder's checkpoint.npz, or a file)."""
     path = Path(args.resume)
     if path.is_dir():
         path = path / "checkpoint.npz"
     if not path.is_file():
         raise FileNotFoundError(f"--resume {args.resume}: no checkpoint at {path}")
+    return path
+
+
+def _resume(args: argparse.Namespace, optimizer, x_shape, class_names: list[str]):
+    """The checkpoint to carry on from (--resume FILE or run folder), checked against the
+    data."""
+    path = _resume_path(args)
     ckpt = load_checkpoint(path, optimizer)
     ckpt.model.check_shape(x_shape)
+    names = ckpt.model.class_names
+    if names is not None and list(names) != list(class_names):
+        raise ValueError(f"--resume {path}: the run's {len(names)} classes "
+                         f"({', '.join(names[:5])}{'...' if len(names) > 5 else ''}) are not "
+                         f"this data's {len(class_names)} "
+                         f"({', '.join(class_names[:5])}{'...' if len(class_names) > 5 else ''})")
     if ckpt.epoch >= args.epochs:
-        raise ValueError(f"--resume {path}: it has trained {ckpt.epoch} epochs already; "
-                         f"--epochs is the total, so give more than {ckpt.epoch}")
+        more = ("its cosine schedule has ended, so it cannot be extended"
+                if args.schedule == "cosine" and ckpt.model.metadata.get("options") else
+                f"--epochs is the total, so give more than {ckpt.epoch}")
+        raise ValueError(f"--resume {path}: it has trained {count(ckpt.epoch, 'epoch')} "
+                         f"already; {more}")
     return ckpt
 
 
@@ -395,18 +545,40 @@ def _fit(args: argparse.Namespace, loaded: data.Splits, training: _Training,
     return history, wall, first_batch
 
 
-def _save_interrupted(stop: TrainingInterrupted, training: _Training, callbacks: list,
-                      out: Path, name: str, metadata: dict) -> int:
-    """After Ctrl-C: the checkpoint to resume from and the model so far (marked interrupted)."""
+def _save_interrupted(args: argparse.Namespace, stop: TrainingInterrupted,
+                      training: _Training, out: Path, name: str, metadata: dict) -> int:
+    """After Ctrl-C: the model so far (marked interrupted). checkpoint.npz keeps the last
+    finished epoch (its weights are never replaced by those of a half epoch), so a resume
+    runs the interrupted epoch again from its start: the same weights as a run that never
+    stopped."""
     trained = stop.completed_epochs
-    save_checkpoint(out / "checkpoint.npz", model=training.model, optimizer=training.optimizer,
-                    epoch=trained, history=stop.history, callbacks=callbacks, metadata=metadata,
-                    interrupted=True)
     path = _save_trained(training.model, out / f"{name}.npz", metadata | {"interrupted": True})
+    if (out / "checkpoint.npz").is_file():
+        then = f"--resume {out} carries on from epoch {trained + 1}"
+    elif args.resume:
+        then = f"--resume {args.resume} --out {out} --overwrite starts epoch {trained + 1} again"
+    else:
+        then = ("no epoch had finished, so there is no checkpoint: run again to start over"
+                + (" (with --overwrite for this --out)" if args.out else ""))
     print(f"\nfastnn: interrupted in epoch {stop.epoch + 1} (after batch {stop.batch}); "
-          f"saved the model trained so far to {path} (marked interrupted; "
-          f"--resume {out} carries on from epoch {trained + 1})", file=sys.stderr)
+          f"saved the model trained so far to {path} (marked interrupted; {then})",
+          file=sys.stderr)
     return 130
+
+
+def _save_after_write_error(error: OSError, training: _Training, callbacks: list, out: Path,
+                            name: str, metadata: dict) -> int:
+    """A per-epoch write (checkpoint, history, best) failed: the files already there are
+    whole (writes are atomic), and the model trained so far is saved like a finished one
+    (in the run folder, else in the temporary folder), marked interrupted."""
+    trainer = next((cb.trainer for cb in callbacks if cb.trainer is not None), None)
+    done = trainer.completed_epochs if trainer is not None else 0
+    path = _save_trained(training.model, out / f"{name}.npz",
+                         metadata | {"interrupted": True, "epochs_trained": done})
+    print(f"fastnn: error: {error} (after epoch {done}); the files already in {out} are "
+          f"intact (--resume {out} carries on from its checkpoint.npz, if any); saved the "
+          f"model trained so far to {path} (marked interrupted)", file=sys.stderr)
+    return 1
 
 
 def _evaluate(args: argparse.Namespace, loaded: data.Splits, training: _Training,
