@@ -99,3 +99,77 @@ def test_fused_dense_relu_passes_a_nan(kernels):
     w = np.random.default_rng(1).standard_normal((300, 8)).astype(np.float32)
     y = kernels.dense_forward(x, w, np.zeros(300, np.float32), relu=True)
     assert np.isnan(y[2]).all() and not np.isnan(np.delete(y, 2, axis=0)).any()
+
+
+def blobs(n=64, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 3
+    x = (rng.standard_normal((n, 4)) + 3 * np.eye(3, 4)[y]).astype(np.float32)
+    return x, y
+
+
+def test_a_finite_loss_blow_up_stops_training_and_says_what_was_seen():
+    """SGD at lr 1e6: the loss reaches 1e31 and the weights 3e23, all finite."""
+    x, y = blobs()
+    model = fn.Sequential([fn.Dense(4, 16), fn.ReLU(), fn.Dense(16, 3)], seed=0)
+    with pytest.raises(FloatingPointError) as info:
+        model.fit(x, y, optimizer=fn.SGD(1e6), epochs=3, batch_size=16, progress=False)
+    message = str(info.value)
+    assert "training diverged (first loss" in message and "SGD lr 1e+06, momentum 0" in message
+    assert "try a smaller learning rate (now 1e+06)" in message
+    assert "scale the inputs" not in message  # inputs up to ~6: not the cause
+    assert all(np.abs(p).max() < 1e8 for _, p, _ in model.parameters())
+
+
+def test_divergence_names_the_inputs_scale_or_the_optimizers_settings():
+    x, y = blobs()
+    model = fn.Sequential([fn.Dense(4, 16), fn.ReLU(), fn.Dense(16, 3)], seed=0)
+    with pytest.raises(FloatingPointError, match=r"inputs up to \d.\d+e\+06; SGD lr 0.01, "
+                                                 r"momentum 0\): scale the inputs to about "
+                                                 r"\[0, 1\] \(x / 255, or standardize them\)\. "
+                                                 r"The model keeps"):
+        model.fit(x * 1e6, y, optimizer=fn.SGD(0.01), epochs=5, batch_size=16, progress=False)
+    model = fn.Sequential([fn.Dense(4, 16), fn.ReLU(), fn.Dense(16, 3)], seed=0)
+    with pytest.raises(FloatingPointError, match=r"Adam lr 1000, betas \(0.9, 0.5\), eps 1e-20, "
+                                                 r"step 1\): use Adam's usual betas \(0.9, "
+                                                 r"0.999\) and eps \(1e-8\); try a smaller "
+                                                 r"learning rate \(now 1000\)"):
+        model.fit(x, y, optimizer=fn.Adam(1e3, betas=(0.9, 0.5), eps=1e-20), epochs=5,
+                  batch_size=16, progress=False)
+
+
+def test_a_sane_run_is_not_called_divergent():
+    x, y = blobs()
+    model = fn.Sequential([fn.Dense(4, 16), fn.ReLU(), fn.Dense(16, 3)], seed=0)
+    history = model.fit(x, y, optimizer=fn.SGD(0.1), epochs=5, batch_size=16, progress=False)
+    assert history["loss"][-1] < history["loss"][0]
+
+
+def test_batch_norm_refuses_one_value_per_channel_and_warns_of_a_tiny_last_batch():
+    x, y = blobs(33)
+
+    def bn_model():
+        return fn.Sequential([fn.Dense(4, 8), fn.BatchNorm1D(8), fn.ReLU(), fn.Dense(8, 3)],
+                             seed=0)
+    with pytest.raises(ValueError, match="each batch holds 1 sample, and BatchNorm1D cannot "
+                                         "train on one .*: use a batch_size of 2 or more$"):
+        bn_model().fit(x, y, batch_size=1, progress=False)
+    with pytest.raises(ValueError, match="the last batch of each epoch holds 1 sample.*, or "
+                                         "drop_last=True"):
+        bn_model().fit(x, y, batch_size=16, progress=False)  # 33 = 16 + 16 + 1
+    model = bn_model()
+    history = model.fit(x, y, batch_size=16, drop_last=True, epochs=2, progress=False)
+    assert len(history["loss"]) == 2 and model.layers[1].buffers["running_var"].min() > 1e-3
+    with pytest.warns(UserWarning, match=r"the last batch of each epoch holds 3 of batch_size "
+                                         r"30 samples: BatchNorm1D's running statistics"):
+        bn_model().fit(x, y, batch_size=30, progress=False)
+    with pytest.raises(ValueError, match=r"BatchNorm1D\(8\) cannot train on one value per "
+                                         r"channel"):  # the layer itself, for any caller
+        bn_model().fit([(x[:1], y[:1])], progress=False)
+
+
+@pytest.mark.parametrize("bad", [5, -0.5, 1.5, float("nan"), "0.1", True])
+def test_reduce_lr_on_plateau_never_raises_the_rate(bad):
+    with pytest.raises(ValueError, match="ReduceLROnPlateau min_scale must be in \\[0, 1\\]"):
+        fn.callbacks.ReduceLROnPlateau(min_scale=bad)
+    assert fn.callbacks.ReduceLROnPlateau(min_scale=1).min_scale == 1.0
