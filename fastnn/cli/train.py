@@ -182,6 +182,11 @@ def _complete_options(args: argparse.Namespace) -> None:
     for key, value in (DEFAULTS[args.dataset] | MODEL_DEFAULTS.get(args.model, {})).items():
         if getattr(args, key) is None:
             setattr(args, key, value)
+    if args.dataset == "mat" and args.test_fraction is not None and \
+            len(_mat_keys(args.keys or SCOPE["keys"][2])) == 4:
+        raise ValueError(f"--test-fraction applies to --keys X,y (one array to split); with "
+                         f"--keys {args.keys or SCOPE['keys'][2]} the file's own test split is "
+                         f"used")
     _scoped_options(args)
 
 
@@ -316,11 +321,24 @@ def _prepare_output(args: argparse.Namespace, name: str) -> Path:
         raise ValueError(f"cannot write the run to {out} ({e.strerror}); choose another --out"
                          ) from None
     if args.plots:
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            raise ValueError("--plots needs matplotlib: pip install 'fastnn[plots]'") from None
+        _check_plots(Path(args.plots))
     return out
+
+
+def _check_plots(folder: Path) -> None:
+    """--plots, before any training: matplotlib is there, and the folder is one (or can be
+    made) where this user can write. Nothing is created yet."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise ValueError("--plots needs matplotlib: pip install 'fastnn[plots]'") from None
+    for p in (folder, *folder.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise ValueError(f"--plots {folder}: {p} is a file, not a folder")
+            if not os.access(p, os.W_OK | os.X_OK):
+                raise ValueError(f"--plots {folder}: cannot write in {p} (permission denied)")
+            return
 
 
 def _resume(args: argparse.Namespace, optimizer, x_shape):
