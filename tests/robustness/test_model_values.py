@@ -100,8 +100,8 @@ def checkpoint(tmp_path):
     early.best, early.wait, early.best_epoch = 0.5, 1, 3
     plateau.best, plateau.scale = 0.4, 0.5
     adam = fn.Adam(1e-3)
-    model.fit(np.ones((3, 1, 4, 4), np.float32), np.arange(3), optimizer=adam, epochs=1,
-              progress=False)
+    model.fit(np.ones((3, 1, 4, 4), np.float32), np.arange(3), optimizer=adam, batch_size=3,
+              epochs=1, progress=False)
     path = fn.save_checkpoint(tmp_path / "ckpt.npz", model=model, optimizer=adam,
                               epoch=4, history={"loss": [1.0, 0.5], "first_batch_seconds": 0.2},
                               callbacks=[early, plateau])
