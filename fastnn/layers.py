@@ -432,6 +432,10 @@ class _BatchNorm(Layer):
     def forward(self, x, training=False):
         gamma, beta = self.params["gamma"], self.params["beta"]
         if training:
+            if x.size == x.shape[1]:  # one value per channel: a variance of 0 (PyTorch refuses)
+                raise ValueError(f"{type(self).__name__}({self.channels}) cannot train on one "
+                                 f"value per channel (a batch of {x.shape[0]} of shape "
+                                 f"{x.shape[1:]}): use a batch size of 2 or more")
             self.x = x
             self.mean, self.var = kernels().batchnorm_stats(x)
             self.update_running(self.mean, self.var, x.size // x.shape[1])

@@ -49,6 +49,12 @@ FORMAT_VERSION = 1
 MAX_BYTES = 2 << 30
 """Default cap on the decompressed size of a file's arrays (``load(..., max_bytes=)``)."""
 MAX_ARCHITECTURE_BYTES = 1 << 20
+MAX_JSON_DEPTH = 64
+"""The deepest nesting of lists and objects the JSON parts may have (metadata included)."""
+VALUE_RULES = {  # a parameter or buffer name -> (the values it may hold, what they must be)
+    "running_var": (lambda a: a >= 0, "a variance, so >= 0"),
+}
+"""Checks of what arrays hold (beyond being finite), at save and at load alike."""
 
 
 class ModelFileError(ValueError):
@@ -69,18 +75,102 @@ def _arrays(model) -> dict[str, np.ndarray]:
                 raise ValueError(f"layer {i} {type(layer).__name__} {name} holds "
                                  f"{int(np.sum(~np.isfinite(p)))} non-finite values: not saving "
                                  f"a broken model")
+            problem = bad_values(key(i, name), p)
+            if problem:
+                raise ValueError(f"layer {i} {type(layer).__name__}: {problem}: not saving a "
+                                 f"broken model")
             arrays[key(i, name)] = p
     return arrays
 
 
+def bad_values(name: str, a: np.ndarray) -> str | None:
+    """What is wrong with the values of array ``name`` by :data:`VALUE_RULES`, or None."""
+    rule = VALUE_RULES.get(name.rpartition(".")[2])
+    if rule is None:
+        return None
+    ok = rule[0](a)
+    if np.all(ok):
+        return None
+    first = int(np.flatnonzero(~ok)[0])
+    return (f"{name} holds {int(np.size(ok) - np.count_nonzero(ok))} values that are not "
+            f"{rule[1]} (the first, [{first}], is {a.flat[first]:g})")
+
+
+def outputs(layers: list[Layer]) -> int | None:
+    """How many numbers the model outputs per sample: the width of its last Dense (or Conv2D)
+    layer; None when it has neither."""
+    for layer in reversed(layers):
+        for attribute in ("out_features", "out_channels"):
+            if hasattr(layer, attribute):
+                return getattr(layer, attribute)
+    return None
+
+
+def check_class_names(names: object, layers: list[Layer]) -> None:
+    """``names`` (None, or one string per class) fits the model's outputs: one name per output,
+    or two for one sigmoid output. A ValueError says what does not."""
+    if names is None:
+        return
+    if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+        raise ValueError("class_names is not a list of strings")
+    k = outputs(layers)
+    if k is not None and len(names) != k and not (k == 1 and len(names) == 2):
+        raise ValueError(f"class_names has {len(names)} names, but the model has {k} outputs")
+
+
+def json_depth(value: object) -> int:
+    """How deeply lists and objects nest in ``value`` (0 for a number or a string)."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, dict | list | tuple):
+            deepest = max(deepest, depth + 1)
+            if depth + 1 > MAX_JSON_DEPTH:
+                break
+            stack += [(item, depth + 1) for item in (v.values() if isinstance(v, dict) else v)]
+    return deepest
+
+
+def to_json(value: object, what: str, depth: int = MAX_JSON_DEPTH) -> str:
+    """``value`` as JSON that :func:`from_json` will read back (nested at most ``depth``
+    levels); else a ValueError naming ``what``."""
+    if json_depth(value) > depth:
+        raise ValueError(f"{what} nests deeper than {depth} levels")
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{what} cannot be saved as JSON ({e})") from None
+
+
+def from_json(text: str, what: str) -> object:
+    """Parses a file's JSON part; deep nesting is a ValueError naming ``what``, never a
+    RecursionError."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        value = None
+        deep = True
+    else:
+        deep = json_depth(value) > MAX_JSON_DEPTH
+    if deep:
+        raise ValueError(f"{what} nests deeper than {MAX_JSON_DEPTH} levels")
+    return value
+
+
 def _architecture(model, metadata: dict | None) -> dict:
-    return {
+    """The architecture to save, checked for everything :func:`read` will require."""
+    if metadata is not None and not isinstance(metadata, dict):
+        raise ValueError(f"metadata must be a dict (or None), got a {type(metadata).__name__}")
+    check_class_names(model.class_names, model.layers)
+    arch = {
         "format": FORMAT, "version": FORMAT_VERSION, "dtype": model.dtype.name,
         "loss": model.loss.config(), "class_names": model.class_names,
         "layers": [{"type": type(layer).__name__, "config": layer.config()}
                    for layer in model.layers],
         "metadata": metadata or {},
     }
+    to_json(metadata or {}, "metadata", MAX_JSON_DEPTH - 1)  # the architecture holds it
+    return arch
 
 
 def _write(path: Path, arrays: dict[str, np.ndarray]) -> Path:
@@ -93,7 +183,7 @@ def save_model(model, path: str | os.PathLike, metadata: dict | None = None) -> 
     """Writes ``model`` (a :class:`fastnn.Sequential`) to ``path`` (``.npz``) atomically;
     refuses non-finite weights."""
     arrays = _arrays(model)
-    arrays["architecture"] = np.array(json.dumps(_architecture(model, metadata)))
+    arrays["architecture"] = np.array(to_json(_architecture(model, metadata), "the architecture"))
     return _write(Path(path), arrays)
 
 
@@ -117,7 +207,7 @@ def save_checkpoint(path: str | os.PathLike, trainer=None, *, model=None,
     arrays = _arrays(model)
     config, state = optimizer.state_dict()
     arrays |= {f"optimizer/{k}": a for k, a in state.items()}
-    arrays["architecture"] = np.array(json.dumps(_architecture(model, metadata)))
+    arrays["architecture"] = np.array(to_json(_architecture(model, metadata), "the architecture"))
     states = []
     for cb in callbacks:
         state = cb.state()
@@ -128,7 +218,7 @@ def save_checkpoint(path: str | os.PathLike, trainer=None, *, model=None,
                 "history": _jsonable(history or {}), "callbacks": states}
     if run is not None:
         training["run"] = run
-    arrays["training"] = np.array(json.dumps(training))
+    arrays["training"] = np.array(to_json(training, "the training state"))
     return _write(Path(path), arrays)
 
 
@@ -205,7 +295,7 @@ def _read_architecture(zf: zipfile.ZipFile, headers: dict) -> dict:
         raise ValueError(f"the architecture is larger than {MAX_ARCHITECTURE_BYTES:,} bytes")
     with zf.open("architecture.npy") as f:
         text = str(np.lib.format.read_array(f, allow_pickle=False))
-    arch = json.loads(text)
+    arch = from_json(text, "the architecture")
     _expect(arch, dict, "the architecture")
     if arch.get("format") != FORMAT:
         raise ValueError("no fastnn architecture in the file")
@@ -221,7 +311,7 @@ def _read_architecture(zf: zipfile.ZipFile, headers: dict) -> dict:
     names = arch.setdefault("class_names", None)
     if names is not None and not (isinstance(names, list)
                                   and all(isinstance(n, str) for n in names)):
-        raise ValueError("class_names is not a list of strings")
+        raise ValueError("class_names is not a list of strings")  # counted once layers are built
     _expect(arch.setdefault("metadata", {}), dict, "metadata")
     return arch
 
@@ -265,6 +355,7 @@ def read(path: str | os.PathLike, max_bytes: int,
             headers = _npy_headers(zf, max_bytes)
             arch = _read_architecture(zf, headers)
             layers = [build_layer(i, spec) for i, spec in enumerate(arch["layers"])]
+            check_class_names(arch["class_names"], layers)
             expected = {key(i, name): shape for i, layer in enumerate(layers)
                         for name, shape in layer.shapes().items()}
             dtype = np.dtype(arch["dtype"])
@@ -293,6 +384,9 @@ def read(path: str | os.PathLike, max_bytes: int,
                 bad = int(np.size(arrays[name]) - np.count_nonzero(np.isfinite(arrays[name])))
                 if bad:
                     raise ValueError(f"{name} has {bad} non-finite values (NaN or inf)")
+                problem = bad_values(name, arrays[name])
+                if problem:
+                    raise ValueError(problem)
     except (zipfile.BadZipFile, OSError, EOFError, KeyError, TypeError, ValueError,
             json.JSONDecodeError) as e:
         if isinstance(e, FileNotFoundError):

@@ -9,6 +9,7 @@ Learning-rate schedules multiply the optimizer's rate: before each batch the tra
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 
 from .callback_base import Callback, MonitorCallback, check_count
@@ -135,7 +136,7 @@ class OneCycle(LearningRateSchedule):
 
 class ReduceLROnPlateau(MonitorCallback, LearningRateSchedule):
     """Multiplies the rate by ``factor`` when ``monitor`` has not improved for ``patience``
-    epochs, down to ``min_scale`` times the optimizer's rate."""
+    epochs, down to ``min_scale`` (in [0, 1]) times the optimizer's rate: it never raises it."""
 
     def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,
                  min_delta: float = 1e-4, min_scale: float = 0.0, mode: str = "auto") -> None:
@@ -144,6 +145,10 @@ class ReduceLROnPlateau(MonitorCallback, LearningRateSchedule):
             raise ValueError(f"ReduceLROnPlateau factor must be in (0, 1), got {factor!r}")
         self.plateau_factor = float(factor)  # the name ``factor`` is the schedules' method
         self.patience = check_count("ReduceLROnPlateau", "patience", patience)
+        if isinstance(min_scale, bool) or not (isinstance(min_scale, numbers.Real)
+                                               and 0 <= min_scale <= 1):
+            raise ValueError(f"ReduceLROnPlateau min_scale must be in [0, 1] (a floor on the "
+                             f"rate's scale; 0 for none), got {min_scale!r}")
         self.min_scale, self.scale, self.wait = float(min_scale), 1.0, 0
 
     def on_train_begin(self, logs):

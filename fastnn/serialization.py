@@ -8,10 +8,13 @@ are :mod:`fastnn.model_file`, below :mod:`fastnn.model`; this module, above it, 
 
 from __future__ import annotations
 
-import json
+import math
+import numbers
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from . import losses as losses_mod
 from . import optim
@@ -24,6 +27,7 @@ from .model_file import (  # noqa: F401  (saving is model_file's: fn.serializati
     MAX_BYTES,
     ModelFileError,
     build_layer,
+    from_json,
     join_arrays,
     key,
     optimizer_state,
@@ -54,6 +58,90 @@ def load_model(path: str | os.PathLike, max_bytes: int = MAX_BYTES) -> Sequentia
     untrusted input before anything is allocated; never unpickles or runs code."""
     arch, layers, arrays, _ = read(path, max_bytes)
     return build_model(Path(path), arch, layers, arrays)
+
+
+# --- a checkpoint's training state: each field's check ----------------------------------------
+
+def _count(v: object) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 0
+
+
+def _number(v: object) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def _finite(v: object) -> bool:
+    return _number(v) and math.isfinite(v)
+
+
+def _rate(v: object) -> bool:
+    return _finite(v) and v > 0
+
+
+def _fraction(v: object) -> bool:  # in [0, 1)
+    return _finite(v) and 0 <= v < 1
+
+
+Rule = tuple  # (check: value -> bool, what the value must be)
+TRAINING_FIELDS: dict[str, Rule] = {
+    "epoch": (_count, "an integer >= 0"),
+    "interrupted": (lambda v: isinstance(v, bool), "true or false"),
+    "history": (lambda v: isinstance(v, dict), "an object (each entry checked below)"),
+    "optimizer": (lambda v: isinstance(v, dict), "an object"),
+    "callbacks": (lambda v: isinstance(v, list) and all(
+        isinstance(c, dict) and isinstance(c.get("type"), str) and isinstance(c.get("state"),
+                                                                              dict) for c in v),
+                  "a list of {type, state} objects"),
+}
+"""A checkpoint's ``training`` fields: each may be absent (its default) but never wrong; fields
+not listed are left to their readers."""
+OPTIMIZER_FIELDS: dict[str, dict[str, Rule]] = {
+    "SGD": {"lr": (_rate, "a finite number > 0"), "momentum": (_fraction, "in [0, 1)")},
+    "Adam": {"lr": (_rate, "a finite number > 0"),
+             "betas": (lambda v: isinstance(v, list) and len(v) == 2 and all(map(_fraction, v)),
+                       "two numbers in [0, 1)"),
+             "eps": (_rate, "a finite number > 0"), "t": (_count, "an integer >= 0")},
+}
+CALLBACK_FIELDS: dict[str, dict[str, Rule]] = {
+    "EarlyStopping": {"best": (lambda v: v is None or _number(v), "a number or null"),
+                      "wait": (_count, "an integer >= 0"),
+                      "best_epoch": (lambda v: v is None or _count(v), "an integer >= 0 or null")},
+    "ReduceLROnPlateau": {"best": (lambda v: v is None or _number(v), "a number or null"),
+                          "wait": (_count, "an integer >= 0"),
+                          "scale": (lambda v: _finite(v) and 0 < v <= 1, "in (0, 1]")},
+    "ModelCheckpoint": {"best": (lambda v: v is None or _number(v), "a number or null")},
+}
+"""Each optimizer's and callback's saved fields (matched by the saved type name)."""
+STATE_RULES: dict[tuple[str, str], Rule] = {
+    ("Adam", "1"): (lambda a: a >= 0, "negative"),  # v, the second moment: sqrt(v) divides
+}
+"""(optimizer, slot) -> what that slot's arrays may not hold, beyond non-finite values."""
+
+
+def _check_fields(values: dict, rules: dict[str, Rule], where: str) -> None:
+    for name, (check, what) in rules.items():
+        if name in values and not check(values[name]):
+            raise ValueError(f"{where}{name} is {values[name]!r:.60}, it must be {what}")
+
+
+def check_training(training: object) -> dict:
+    """A checkpoint's parsed ``training`` state, every field checked by the tables above; a
+    ValueError names the first wrong field (``optimizer.betas is [2, 0.999], ...``)."""
+    if not isinstance(training, dict):
+        raise ValueError("'training' must be an object")
+    if "epoch" not in training:
+        raise ValueError("epoch is missing")
+    _check_fields(training, TRAINING_FIELDS, "")
+    for name, values in training.get("history", {}).items():
+        if not (_number(values) or isinstance(values, list) and all(map(_number, values))):
+            raise ValueError(f"history[{name!r}] is {values!r:.60}, it must be a number or a "
+                             f"list of numbers")
+    config = training.get("optimizer", {})
+    _check_fields(config, OPTIMIZER_FIELDS.get(config.get("name"), {}), "optimizer.")
+    for i, entry in enumerate(training.get("callbacks", [])):
+        _check_fields(entry["state"], CALLBACK_FIELDS.get(entry["type"], {}),
+                      f"callbacks[{i}] ({entry['type']}).")
+    return training
 
 
 @dataclass
@@ -112,28 +200,26 @@ def load_checkpoint(path: str | os.PathLike, optimizer: optim.Optimizer | None =
         raise ModelFileError(f"{path} is a model without training state (not a checkpoint); "
                              f"checkpoints come from ModelCheckpoint or fastnn train")
     try:
-        training = json.loads(str(arrays.pop("training")))
-        if not isinstance(training, dict):
-            raise ValueError("'training' must be an object")
-        epoch = training.get("epoch")
-        if not isinstance(epoch, int) or epoch < 0:
-            raise ValueError(f"epoch {epoch!r} is not a non-negative integer")
-        history, callbacks = training.get("history", {}), training.get("callbacks", [])
-        if not isinstance(history, dict) or not isinstance(callbacks, list) or not all(
-                isinstance(c, dict) and isinstance(c.get("type"), str)
-                and isinstance(c.get("state"), dict) for c in callbacks):
-            raise ValueError("malformed history or callback state")
-        callbacks = [c | {"state": join_arrays(c["state"], arrays)} for c in callbacks]
+        training = check_training(from_json(str(arrays.pop("training")), "the training state"))
+        callbacks = [c | {"state": join_arrays(c["state"], arrays)}
+                     for c in training.get("callbacks", [])]
         run = training.get("run", {})
         if not isinstance(run, dict) or not all(
                 v is None or isinstance(v, bool | int) for v in run.values()):
             raise ValueError(f"run settings {run!r} are not integers")
-    except (TypeError, ValueError, json.JSONDecodeError) as e:
+    except (TypeError, ValueError) as e:
         raise ModelFileError(f"{path}: bad training state ({e})") from None
+    epoch, history = int(training["epoch"]), training.get("history", {})
     model = build_model(path, arch, layers, layer_arrays)
     config = training.get("optimizer")
     try:
         state = optimizer_state(arrays)
+        for name, a in state.items():
+            kind = config.get("name") if isinstance(config, dict) else None
+            check, what = STATE_RULES.get((kind, name.rpartition("/")[2]), (None, ""))
+            if check is not None and not np.all(check(a)):
+                raise ValueError(f"optimizer state {name} holds "
+                                 f"{a.size - np.count_nonzero(check(a))} {what} values")
         if optimizer is None:
             optimizer = optim.from_config(config)
         optimizer.load_state(config if isinstance(config, dict) else {}, state,

@@ -22,6 +22,7 @@ import numbers
 import signal
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -30,7 +31,8 @@ from . import inputs
 from . import losses as losses_mod
 from .callback_base import Callback
 from .callbacks import ProgressBar
-from .optim import Adam, Optimizer
+from .layers import BatchNorm1D, _BatchNorm
+from .optim import SGD, Adam, Optimizer
 from .schedules import ProgressSchedule, Schedule
 
 Transform = Callable[[np.ndarray, np.ndarray, np.random.Generator],
@@ -52,14 +54,19 @@ class TrainingInterrupted(KeyboardInterrupt):
 class ArrayBatches:
     """Minibatches of in-memory arrays, shuffled by the epoch's generator."""
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool) -> None:
+    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool,
+                 drop_last: bool = False) -> None:
         self.x, self.y, self.batch_size, self.shuffle = x, y, batch_size, shuffle
         self.samples = x.shape[0]
         self.steps = -(-self.samples // batch_size)
+        self.end = self.samples  # with drop_last, where the last full batch ends
+        if drop_last and self.samples > batch_size:
+            self.steps = self.samples // batch_size
+            self.end = self.steps * batch_size
 
     def batches(self, rng: np.random.Generator):
         order = rng.permutation(self.samples) if self.shuffle else None
-        for i in range(0, self.samples, self.batch_size):
+        for i in range(0, self.end, self.batch_size):
             if order is None:
                 yield self.x[i : i + self.batch_size], self.y[i : i + self.batch_size]
             else:
@@ -114,7 +121,7 @@ def fit(model, x, y=None, loss: str | losses_mod.Loss | None = None,
         on_epoch_end: Callable[[int, dict], None] | None = None, *,
         callbacks: Sequence | None = None, validation_split: float = 0.0,
         initial_epoch: int = 0, steps_per_epoch: int | None = None,
-        resume=None, augment=None) -> dict[str, list]:
+        resume=None, augment=None, drop_last: bool = False) -> dict[str, list]:
     """Minibatch training (the loop is :class:`Trainer`, below). Returns the history:
     per-epoch ``loss``, ``accuracy`` (running means over the epoch's batches),
     ``val_loss``, ``val_accuracy``, ``lr``, ``seconds``, and ``first_batch_seconds``.
@@ -126,7 +133,10 @@ def fit(model, x, y=None, loss: str | losses_mod.Loss | None = None,
     ``resume=fn.load_checkpoint(path)`` carries on a run from its checkpoint (or give
     ``initial_epoch``; epochs counts the total). ``augment`` (an :class:`fastnn.Augment`)
     warps each training batch with the epoch's generator. ``seed`` fixes shuffling,
-    dropout and augmentation, so a seeded run is reproducible.
+    dropout and augmentation, so a seeded run is reproducible. ``drop_last`` skips each
+    epoch's last batch when it is smaller than ``batch_size`` (batch norm's statistics from a
+    few samples are skewed: with batch norm, a last batch under a quarter of ``batch_size`` is
+    a warning, and a batch of one sample for BatchNorm1D an error).
     """
     if loss is not None:
         model.loss = losses_mod.get(loss)
@@ -154,7 +164,7 @@ def fit(model, x, y=None, loss: str | losses_mod.Loss | None = None,
         raise ValueError(f"initial_epoch {initial_epoch} is past epochs {epochs}: epochs is "
                          f"the total, counting the epochs already trained")
     data, validation = _batches(model, x, y, batch_size, shuffle, validation_data,
-                                validation_split, steps_per_epoch)
+                                validation_split, steps_per_epoch, drop_last)
     transform = None if augment is None else lambda xb, yb, rng: (augment(xb, rng), yb)
     trainer = Trainer(model, optimizer, data, validation, callbacks, epochs=total,
                       initial_epoch=start, seed=seed, transform=transform,
@@ -166,7 +176,7 @@ def fit(model, x, y=None, loss: str | losses_mod.Loss | None = None,
 
 
 def _batches(model, x, y, batch_size, shuffle, validation_data, validation_split,
-             steps_per_epoch):
+             steps_per_epoch, drop_last=False):
     """fit's data as (training batches, validation): the batches an :class:`ArrayBatches` or a
     :class:`StreamBatches`, the validation arrays ``(x, y)``, a StreamBatches or None; every
     part checked."""
@@ -189,7 +199,8 @@ def _batches(model, x, y, batch_size, shuffle, validation_data, validation_split
             if validation_data is not None:
                 raise ValueError("give validation_data or validation_split, not both")
             validation_data = split
-        data = ArrayBatches(x, y, batch_size, shuffle)
+        data = ArrayBatches(x, y, batch_size, shuffle, bool(drop_last))
+        _check_batch_norm_batches(model, data)
     validation = None
     if validation_data is not None:
         if isinstance(validation_data, tuple) and len(validation_data) == 2:
@@ -199,6 +210,26 @@ def _batches(model, x, y, batch_size, shuffle, validation_data, validation_split
         else:
             validation = StreamBatches(model, validation_data, "validation_data", None)
     return data, validation
+
+
+def _check_batch_norm_batches(model, data: ArrayBatches) -> None:
+    """Batch norm on batches too small for its statistics: a batch of one sample for
+    BatchNorm1D (a variance of 0: PyTorch refuses it too) is an error, a last batch under a
+    quarter of the batch size a warning; both name drop_last."""
+    norms = [type(layer).__name__ for layer in model.layers if isinstance(layer, _BatchNorm)]
+    if not norms:
+        return
+    last = data.end - (data.steps - 1) * data.batch_size
+    smallest = min(last, data.batch_size)
+    if smallest == 1 and any(isinstance(layer, BatchNorm1D) for layer in model.layers):
+        where = "each batch" if data.batch_size == 1 else "the last batch of each epoch"
+        raise ValueError(f"{where} holds 1 sample, and BatchNorm1D cannot train on one (its "
+                         f"variance is 0): use a batch_size of 2 or more"
+                         f"{'' if data.batch_size == 1 else ', or drop_last=True'}")
+    if last < data.batch_size / 4:
+        warnings.warn(f"the last batch of each epoch holds {last} of batch_size "
+                      f"{data.batch_size} samples: {norms[0]}'s running statistics from so few "
+                      f"are skewed; fit(..., drop_last=True) skips it", stacklevel=4)
 
 
 class _HistoryHook(Callback):
@@ -246,7 +277,7 @@ class Trainer:
         self.stop_training = False
         self.interrupted = False
         self._sigint = False
-        self.guard = DivergenceGuard(model)
+        self.guard = DivergenceGuard(model, optimizer)
         self.options = {"seed": int(seed) if isinstance(seed, numbers.Integral) else None,
                         "epochs": int(epochs),
                         "batch_size": getattr(data, "batch_size", None),
@@ -336,7 +367,7 @@ class Trainer:
             optimizer.scale = 1.0
             self._call("on_batch_begin", batch, {"size": len(xb)})
             with model.lock:  # predict from another thread waits for the step to end
-                self.guard.start_batch()
+                self.guard.start_batch(xb)
                 loss, logits = model.loss_and_grads(xb, yb)
                 params = model.parameters()
                 self.guard.before_step(loss, [g for _, _, g in params], epoch + 1, batch + 1,
@@ -387,47 +418,102 @@ def all_finite(arrays: list[np.ndarray]) -> bool:
         return all(np.isfinite(np.sum(a)) for a in arrays)
 
 
-def diverged(what: str, epoch: int, batch: int, lr: float, kept: str) -> FloatingPointError:
-    return FloatingPointError(f"{what} at epoch {epoch}, batch {batch}: training diverged; try "
-                              f"a smaller learning rate (now {lr:g}). The model keeps {kept}.")
+LOSS_GROWTH = 1e4
+"""A finite loss above this many times the first batch's (or 1, if that was smaller) is
+divergence."""
+WEIGHT_LIMIT = 1e8
+"""A weight beyond this (or 1e4 times the largest at the start, if that is more) is
+divergence, though still finite."""
 
 
 class DivergenceGuard:
-    """Keeps a model's weights finite through training. Before each step it checks the loss and
-    the gradients: a step with non-finite ones is never taken, and the batch-norm running
-    statistics that its forward pass moved go back, so the model keeps the last step's state.
-    After each step it checks the weights, which an overflowing update can turn infinite: then
-    they go back to those of the epoch's start, copied once per epoch."""
+    """Keeps a model's weights finite and sane through training. Before each step it checks the
+    loss and the gradients: a step with non-finite ones, or a loss grown :data:`LOSS_GROWTH`
+    times past the first batch's, is never taken, and the batch-norm running statistics that
+    its forward pass moved go back, so the model keeps the last step's state. After each step
+    it checks the weights, which an overflowing update can turn infinite or huge (past
+    :data:`WEIGHT_LIMIT`): then they go back to those of the epoch's start, copied once per
+    epoch. The error says what was seen (the loss, the weights, the inputs' scale, the
+    optimizer's settings) and what to change."""
 
-    def __init__(self, model) -> None:
+    def __init__(self, model, optimizer: Optimizer | None = None) -> None:
         self.params = [p for _, p, _ in model.parameters()]
         self.buffers = [b for layer in model.layers for b in layer.buffers.values()]
+        self.optimizer = optimizer
         self.epoch_params: list[np.ndarray] = []
         self.epoch_buffers: list[np.ndarray] = []
         self.batch_buffers: list[np.ndarray] = []
+        self.first_loss: float | None = None
+        self.x_peak = 0.0
+        self.weight_limit = max(WEIGHT_LIMIT, 1e4 * _largest(self.params))
 
     def start_epoch(self) -> None:
         self.epoch_params = [p.copy() for p in self.params]
         self.epoch_buffers = [b.copy() for b in self.buffers]
 
-    def start_batch(self) -> None:
+    def start_batch(self, x: np.ndarray | None = None) -> None:
         self.batch_buffers = [b.copy() for b in self.buffers]  # a few KB of statistics
+        if x is not None and x.size:
+            self.x_peak = max(self.x_peak, float(max(x.max(), -x.min())))
 
     def before_step(self, loss: float, grads: list[np.ndarray], epoch: int, batch: int,
                     lr: float) -> None:
-        if np.isfinite(loss) and all_finite(grads):
+        finite = bool(np.isfinite(loss))
+        if finite and self.first_loss is None:
+            self.first_loss = float(loss)
+        grown = finite and loss > LOSS_GROWTH * max(self.first_loss, 1.0)
+        if finite and not grown and all_finite(grads):
             return
         _restore(self.buffers, self.batch_buffers)
-        what = f"loss became {loss}" if not np.isfinite(loss) else "a gradient became non-finite"
-        raise diverged(what, epoch, batch, lr, "the weights from before this batch")
+        what = (f"loss became {loss}" if not finite else
+                f"the loss grew to {loss:.3g}" if grown else "a gradient became non-finite")
+        raise self.diverged(what, epoch, batch, lr, "the weights from before this batch")
 
     def after_step(self, epoch: int, batch: int, lr: float) -> None:
         if all_finite(self.params) and all_finite(self.buffers):
-            return
+            largest = _largest(self.params)
+            if largest <= self.weight_limit:
+                return
+            what = f"the weights grew to {largest:.3g}"
+        else:
+            what = "the weights overflowed"
         _restore(self.params, self.epoch_params)
         _restore(self.buffers, self.epoch_buffers)
-        raise diverged("the weights overflowed", epoch, batch, lr,
-                       f"the weights it had at the start of epoch {epoch}")
+        raise self.diverged(what, epoch, batch, lr,
+                            f"the weights it had at the start of epoch {epoch}")
+
+    def diverged(self, what: str, epoch: int, batch: int, lr: float,
+                 kept: str) -> FloatingPointError:
+        """The error: what happened, what was seen, and the advice that fits it."""
+        seen = []
+        if self.first_loss is not None:
+            seen.append(f"first loss {self.first_loss:.3g}")
+        seen.append(f"inputs up to {self.x_peak:.3g}")
+        advice = []
+        if self.x_peak > 1e3:
+            advice.append("scale the inputs to about [0, 1] (x / 255, or standardize them)")
+        opt = self.optimizer
+        if isinstance(opt, SGD):
+            seen.append(f"SGD lr {lr:g}, momentum {opt.momentum:g}")
+            if opt.momentum >= 0.99:
+                advice.append(f"lower the momentum ({opt.momentum:g}: 0.9 is usual)")
+        elif isinstance(opt, Adam):
+            b1, b2 = opt.betas
+            seen.append(f"Adam lr {lr:g}, betas ({b1:g}, {b2:g}), eps {opt.eps:g}, step {opt.t}")
+            if b2 < b1 or opt.eps < 1e-12:
+                advice.append("use Adam's usual betas (0.9, 0.999) and eps (1e-8)")
+        else:
+            seen.append(f"lr {lr:g}")
+        if not advice or lr > (1e-2 if isinstance(opt, Adam) else 1.0):
+            advice.append(f"try a smaller learning rate (now {lr:g})")
+        return FloatingPointError(f"{what} at epoch {epoch}, batch {batch}: training diverged "
+                                  f"({'; '.join(seen)}): {'; '.join(advice)}. The model keeps "
+                                  f"{kept}.")
+
+
+def _largest(arrays: list[np.ndarray]) -> float:
+    """The largest magnitude in the arrays (0 for none)."""
+    return max((float(max(a.max(), -a.min())) for a in arrays if a.size), default=0.0)
 
 
 def _restore(arrays: list[np.ndarray], saved: list[np.ndarray]) -> None:

@@ -52,7 +52,7 @@ def conv2d_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1,
     oh, ow = out_hw(x.shape[2], x.shape[3], kh, kw, stride, padding)
     y = np.matmul(w.reshape(f, -1), cols) + b[:, None]
     if relu:
-        y = np.where(y > 0, y, 0).astype(y.dtype)
+        y = np.where(y <= 0, 0, y).astype(y.dtype)  # a NaN passes
     return y.reshape(n, f, oh, ow)
 
 

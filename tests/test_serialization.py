@@ -80,7 +80,7 @@ def test_resume_with_a_mismatched_optimizer_names_the_problem(tmp_path):
     arrays = dict(good)
     arrays["training"] = np.array(json.dumps({"epoch": -1}))
     np.savez(tmp_path / "epoch.npz", **arrays)
-    with pytest.raises(fn.ModelFileError, match="epoch -1"):
+    with pytest.raises(fn.ModelFileError, match="epoch is -1, it must be an integer >= 0"):
         fn.load_checkpoint(tmp_path / "epoch.npz")
     model.save(tmp_path / "plain.npz")
     with pytest.raises(fn.ModelFileError, match="not a checkpoint"):

@@ -247,6 +247,11 @@ def _complete_options(args: argparse.Namespace) -> None:
         if getattr(args, key) is None:
             setattr(args, key, value)
     args.lr = args.lr or DEFAULT_LR[args.optimizer]
+    if args.dataset == "mat" and args.test_fraction is not None and \
+            len(_mat_keys(args.keys or SCOPE["keys"][2])) == 4:
+        raise ValueError(f"--test-fraction applies to --keys X,y (one array to split); with "
+                         f"--keys {args.keys or SCOPE['keys'][2]} the file's own test split is "
+                         f"used")
     _scoped_options(args)
 
 
@@ -450,11 +455,24 @@ def _prepare_output(args: argparse.Namespace, name: str) -> RunFolder:
     parent = Path("runs") / args.dataset
     _check_writable(out if out is not None else parent)
     if args.plots:
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            raise ValueError("--plots needs matplotlib: pip install 'fastnn[plots]'") from None
+        _check_plots(Path(args.plots))
     return RunFolder(out, parent)
+
+
+def _check_plots(folder: Path) -> None:
+    """--plots, before any training: matplotlib is there, and the folder is one (or can be
+    made) where this user can write. Nothing is created yet."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise ValueError("--plots needs matplotlib: pip install 'fastnn[plots]'") from None
+    for p in (folder, *folder.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise ValueError(f"--plots {folder}: {p} is a file, not a folder")
+            if not os.access(p, os.W_OK | os.X_OK):
+                raise ValueError(f"--plots {folder}: cannot write in {p} (permission denied)")
+            return
 
 
 def _resume_path(args: argparse.Namespace) -> Path:

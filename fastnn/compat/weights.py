@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from ..inputs import integer
 from ..layers import Dense, Flatten, Layer, ReLU, Sigmoid, Tanh
 from ..losses import BinaryCrossEntropy, SoftmaxCrossEntropy
 from ..model import Sequential
@@ -44,7 +45,9 @@ def _pixel_order(input_shape: Sequence[int] | None, order: str, features: int) -
         if order == "F":
             raise ValueError("order='F' needs input_shape (the image shape the weights saw)")
         return np.arange(features)
-    shape = tuple(int(d) for d in input_shape)
+    if isinstance(input_shape, str) or not isinstance(input_shape, Sequence | np.ndarray):
+        raise ValueError(f"input_shape must be a sequence of sizes, got {input_shape!r}")
+    shape = tuple(integer("input_shape", d) for d in input_shape)
     if int(np.prod(shape)) != features:
         raise ValueError(f"input_shape {shape} has {int(np.prod(shape))} values, but the first "
                          f"layer takes {features} inputs")
@@ -146,8 +149,10 @@ def thetas_from_vector(nn_params: np.ndarray, sizes: Sequence[int]) -> list[np.n
     """Unrolled parameters (all Thetas raveled in Fortran order, one after the other, as the
     tutorials' ``nn_params``) -> [Theta1, ...] for layer sizes like (4096, 256, 15)."""
     v = np.asarray(nn_params, dtype=np.float64).reshape(-1)
-    sizes = [int(s) for s in sizes]
-    if len(sizes) < 2 or min(sizes) < 1:
+    if isinstance(sizes, str) or not isinstance(sizes, Sequence | np.ndarray):
+        raise ValueError(f"sizes must be a sequence of layer sizes, got {sizes!r}")
+    sizes = [integer("sizes", s) for s in sizes]
+    if len(sizes) < 2:
         raise ValueError(f"sizes must list at least two positive layer sizes, got {sizes}")
     need = sum(b * (a + 1) for a, b in zip(sizes, sizes[1:]))
     if v.size != need:

@@ -37,7 +37,7 @@ def _label_function(label: str | re.Pattern | Callable[[Path], Label | None]):
     if callable(label) and not isinstance(label, re.Pattern):
         def from_function(path: Path) -> str | None:
             value = label(path)
-            return None if value is None else str(value)
+            return None if value is None or str(value) == "" else str(value)
         return from_function
     try:
         pattern = re.compile(label)
@@ -50,8 +50,25 @@ def _label_function(label: str | re.Pattern | Callable[[Path], Label | None]):
 
     def from_pattern(path: Path) -> str | None:
         match = pattern.search(path.name)
-        return None if match is None or match.group(1) is None else match.group(1)
+        return match.group(1) if match is not None and match.group(1) else None  # never ""
     return from_pattern
+
+
+def canonical_labels(labels: list[str]) -> list[str]:
+    """Integer labels as numbers, so "1" and "01" (or "+1") are one class, "1"; when some labels
+    are text, two spellings of one number are an error that names them."""
+    numeric = {s: str(int(s)) for s in set(labels) if re.fullmatch(r"[+-]?\d+", s)}
+    if len(numeric) == len(set(labels)):
+        return [numeric[s] for s in labels]
+    spellings: dict[str, list[str]] = {}
+    for s, n in sorted(numeric.items()):
+        spellings.setdefault(n, []).append(s)
+    clash = [names for names in spellings.values() if len(names) > 1]
+    if clash:
+        raise DataError(f"labels {' and '.join(repr(s) for s in clash[0])} are one number "
+                        f"written two ways, and other labels are not numbers: rename the files "
+                        f"or give a label pattern that reads one spelling")
+    return labels
 
 
 def sorted_labels(labels: set[str]) -> list[str]:
@@ -97,10 +114,11 @@ def image_files(root: str | os.PathLike,
     ``label`` is a regular expression with one group, searched in each file name (e.g.
     ``r"_(\\d+)\\.jpg$"`` for ``input_3_17_12.jpg``), or a function of the path that returns the
     label (None to skip the file). Labels become classes 0..K-1 in sorted order (numeric order
-    when all are integers: 1..15 -> 0..14). ``class_names`` (a list, ``"零,一,二"`` or a text
-    file) names them in that order; by default the names are the labels. Images are float32
-    (N, C, h, w) in [0, 1] as in :func:`image_folder`, split per class. Files
-    that do not match, and files that are not readable images, are each listed in one warning.
+    when all are integers: 1..15 -> 0..14, and "01" is "1"; an empty match is no label).
+    ``class_names`` (a list, ``"零,一,二"`` or a text file) names them in that order; by default
+    the names are the labels. Images are float32 (N, C, h, w) in [0, 1] as in
+    :func:`image_folder`, split per class. Files that do not match, and files that are not
+    readable images, are each listed in one warning.
     """
     root, size = folder_args(root, size, test_fraction)
     get_label = _label_function(label)
@@ -119,6 +137,7 @@ def image_files(root: str | os.PathLike,
                       f"{listed}", stacklevel=2)
     if not labelled:
         raise DataError(f"{root}: no file name matches the label pattern ({len(files)} files)")
+    labelled = list(zip((p for p, _ in labelled), canonical_labels([v for _, v in labelled])))
     labels = sorted_labels({v for _, v in labelled})
     names = labels if class_names is None else read_class_names(class_names)
     if len(names) != len(labels):

@@ -1,48 +1,106 @@
 """MATLAB .mat files: the arrays of a tutorial's data (:func:`from_mat`), read by SciPy's
 ``loadmat``, or through h5py for v7.3 (HDF5) files.
+
+A .mat file is untrusted input, as a model file is: before any array is read, the sizes its
+variables declare (SciPy's ``whosmat``, HDF5's dataset headers) and the bytes its compressed v5
+elements inflate to (counted by streaming them through zlib, nothing kept) must stay within
+``max_bytes``; an empty, truncated or corrupt file is one ``DataError``; labels must be
+integers 0..K-1 or 1..K with K at most :data:`MAX_CLASSES`.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import struct
 import warnings
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from ..inputs import integer
 from .idx import DataError
 
+MAX_BYTES = 2 << 30
+"""Default cap on what a .mat file's variables may take in memory (``from_mat(max_bytes=)``),
+as for model files."""
+MAX_CLASSES = 10_000
+"""The most classes labels may name: a label of 1e9 is an error, not a billion classes."""
+_ITEMSIZE = {"double": 8, "single": 4, "int8": 1, "uint8": 1, "int16": 2, "uint16": 2,
+             "int32": 4, "uint32": 4, "int64": 8, "uint64": 8, "logical": 1, "char": 2}
+"""Bytes per element of whosmat's classes (cells, structs: 8, a lower bound)."""
+_READ_ERRORS = (ValueError, TypeError, OSError, NotImplementedError, EOFError, IndexError,
+                KeyError, struct.error, zlib.error, MemoryError)
 
-def _read_mat(path: Path, keys: list[str]) -> dict[str, np.ndarray]:
-    """The named arrays of a .mat file: v4-v7.2 through SciPy, v7.3 (HDF5) through h5py."""
+
+def _too_big(path: Path, what: str, size: int, max_bytes: int) -> DataError:
+    return DataError(f"{path}: {what} would take {size:,} bytes in memory, more than the limit "
+                     f"of {max_bytes:,} (from_mat(..., max_bytes=) raises it)")
+
+
+def _read_mat(path: Path, keys: list[str], max_bytes: int) -> dict[str, np.ndarray]:
+    """The named arrays of a .mat file: v4-v7.2 through SciPy, v7.3 (HDF5) through h5py; their
+    declared and inflated sizes checked against ``max_bytes`` first."""
     if not path.is_file():
         raise FileNotFoundError(f"no .mat file at {path}")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: the file is empty (0 bytes), not a MATLAB file")
     with open(path, "rb") as f:
         head = f.read(520)
     if b"MATLAB 7.3" in head[:128] or head[:8] == b"\x89HDF\r\n\x1a\n" or \
             head[512:520] == b"\x89HDF\r\n\x1a\n":
-        return _read_mat_hdf5(path, keys)
-    from scipy.io import loadmat
+        return _read_mat_hdf5(path, keys, max_bytes)
+    from scipy.io import loadmat, whosmat
+    from scipy.io.matlab import MatReadError
 
     try:
+        declared = {name: (shape, kind) for name, shape, kind in whosmat(path)}
+        wanted = {k: v for k, v in declared.items() if k in keys}
+        size = sum(math.prod(shape) * _ITEMSIZE.get(kind, 8) for shape, kind in wanted.values())
+        if size > max_bytes:
+            listed = ", ".join(f"{k} {kind} {shape}" for k, (shape, kind) in wanted.items())
+            raise _too_big(path, listed, size, max_bytes)
+        _check_inflated(path, head, max_bytes)
         data = loadmat(path, variable_names=keys)
-    except (ValueError, TypeError, OSError, NotImplementedError) as e:
-        raise DataError(f"{path}: not a readable MATLAB file ({e})") from None
-    available = _mat_names(path)
-    return {k: data[k] for k in keys if k in data} | {"__names__": available}
+    except DataError:
+        raise
+    except (*_READ_ERRORS, MatReadError) as e:
+        problem = "too large to read" if isinstance(e, MemoryError) else str(e)
+        raise DataError(f"{path}: not a readable MATLAB file ({type(e).__name__}: {problem})"
+                        ) from None
+    return {k: data[k] for k in keys if k in data} | {"__names__": list(declared)}
 
 
-def _mat_names(path: Path) -> list[str]:
-    from scipy.io import whosmat
+def _check_inflated(path: Path, head: bytes, max_bytes: int) -> None:
+    """Streams each compressed element of a v5 file through zlib, keeping nothing, and refuses
+    the file once the inflated bytes pass ``max_bytes`` (a zip bomb of a .mat file)."""
+    endian = {b"IM": "<", b"MI": ">"}.get(head[126:128])
+    if len(head) < 128 or endian is None:
+        return  # a v4 file: nothing compressed, its sizes are the file's
+    total = 0
+    with open(path, "rb") as f:
+        f.seek(128)
+        while len(tag := f.read(8)) == 8:
+            kind, nbytes = struct.unpack(endian + "II", tag)
+            end = f.tell() + nbytes
+            if kind == 15:  # miCOMPRESSED
+                inflate, left = zlib.decompressobj(), nbytes
+                while left > 0 and not inflate.eof:
+                    pending = f.read(min(left, 1 << 16))
+                    if not pending:
+                        break
+                    left -= len(pending)
+                    while pending and not inflate.eof:
+                        total += len(inflate.decompress(pending, 1 << 20))
+                        pending = inflate.unconsumed_tail
+                        if total > max_bytes:
+                            raise _too_big(path, "its compressed variables", total, max_bytes)
+            f.seek(end)
 
-    try:
-        return [name for name, _, _ in whosmat(path)]
-    except (ValueError, TypeError, OSError, NotImplementedError):
-        return []
 
-
-def _read_mat_hdf5(path: Path, keys: list[str]) -> dict[str, np.ndarray]:
+def _read_mat_hdf5(path: Path, keys: list[str], max_bytes: int) -> dict[str, np.ndarray]:
     try:
         import h5py
     except ImportError:
@@ -52,14 +110,22 @@ def _read_mat_hdf5(path: Path, keys: list[str]) -> dict[str, np.ndarray]:
     try:
         with h5py.File(path, "r") as f:
             out["__names__"] = [k for k in f.keys() if not k.startswith("#")]
-            for k in keys:
-                if k in f:
-                    if not isinstance(f[k], h5py.Dataset):
-                        raise DataError(f"{path}: {k} is a {type(f[k]).__name__}, not an array")
-                    # MATLAB writes column-major: h5py sees the dimensions reversed
-                    out[k] = np.asarray(f[k][()]).T
-    except OSError as e:
-        raise DataError(f"{path}: not a readable MATLAB v7.3 (HDF5) file ({e})") from None
+            found = [k for k in keys if k in f]
+            for k in found:
+                if not isinstance(f[k], h5py.Dataset):
+                    raise DataError(f"{path}: {k} is a {type(f[k]).__name__}, not an array")
+            size = sum(math.prod(f[k].shape) * f[k].dtype.itemsize for k in found)
+            if size > max_bytes:  # the headers' sizes, before reading (or inflating) anything
+                listed = ", ".join(f"{k} {f[k].dtype} {f[k].shape[::-1]}" for k in found)
+                raise _too_big(path, listed, size, max_bytes)
+            for k in found:  # MATLAB writes column-major: h5py sees the dimensions reversed
+                out[k] = np.asarray(f[k][()]).T
+    except DataError:
+        raise
+    except (*_READ_ERRORS, RuntimeError) as e:
+        problem = "too large to read" if isinstance(e, MemoryError) else str(e)
+        raise DataError(f"{path}: not a readable MATLAB v7.3 (HDF5) file "
+                        f"({type(e).__name__}: {problem})") from None
     return out
 
 
@@ -68,11 +134,17 @@ def _mat_labels(y: np.ndarray, path: Path, key: str, n: int) -> np.ndarray:
             or y.ndim > 2:
         raise DataError(f"{path}: {key} must hold {n} numeric labels (one per sample), "
                         f"it is {y.dtype} {y.shape}")
+    if n == 0:
+        raise DataError(f"{path}: {key} holds no labels (no samples)")
     y = y.reshape(-1)
     bad = ~np.isfinite(y) | (y != np.round(y)) | (y < 0) if y.dtype.kind == "f" else y < 0
     if np.any(bad):
         i = int(np.flatnonzero(bad)[0])
         raise DataError(f"{path}: {key}[{i}] is {y[i]:g}: labels must be integers >= 0")
+    if np.any(too_big := y > MAX_CLASSES):
+        i = int(np.flatnonzero(too_big)[0])
+        raise DataError(f"{path}: {key}[{i}] is {y[i]:g}: labels must be 0..K-1 or 1..K with "
+                        f"at most {MAX_CLASSES:,} classes")
     return y.astype(np.int64)
 
 
@@ -99,9 +171,10 @@ def _to_images(x: np.ndarray, shape: Sequence[int] | None, order: str, path: Pat
         raise ValueError(f"order must be 'C' or 'F', got {order!r}")
     if shape is None:
         return x
-    shape = tuple(int(d) for d in shape)
-    if len(shape) not in (2, 3) or min(shape) < 1:
-        raise ValueError(f"shape must be (H, W) or (C, H, W) of positive sizes, got {shape}")
+    if isinstance(shape, str) or not isinstance(shape, Sequence | np.ndarray) \
+            or len(shape) not in (2, 3):
+        raise ValueError(f"shape must be (H, W) or (C, H, W) of positive sizes, got {shape!r}")
+    shape = tuple(integer("shape", d) for d in shape)
     per_sample = int(np.prod(x.shape[1:]))
     if per_sample != int(np.prod(shape)):
         raise DataError(f"{path}: {key} has {per_sample} values per sample, which is not an "
@@ -117,7 +190,8 @@ def _to_images(x: np.ndarray, shape: Sequence[int] | None, order: str, path: Pat
 
 def from_mat(path: str | os.PathLike, x: str = "X", y: str = "y", x_test: str | None = None,
              y_test: str | None = None, shape: Sequence[int] | None = None, order: str = "C",
-             samples: str = "auto", one_based: bool | None = None, scale: float = 1.0):
+             samples: str = "auto", one_based: bool | None = None, scale: float = 1.0,
+             max_bytes: int = MAX_BYTES):
     """Arrays from a MATLAB .mat file -> ``(x, y)``, or ``((x, y), (x_test, y_test))`` when
     ``x_test`` and ``y_test`` name the test arrays too.
 
@@ -128,13 +202,16 @@ def from_mat(path: str | os.PathLike, x: str = "X", y: str = "y", x_test: str | 
     Labels are int64; labels that run from 1 (no 0 anywhere, MATLAB style 1..K) become 0..K-1
     with a warning that says so (``one_based=True/False`` decides it instead). v7.3 files are
     HDF5 and need h5py (``pip install 'fastnn[hdf5]'``); older ones are read by SciPy.
+    The file is untrusted: the variables' declared and inflated sizes must stay within
+    ``max_bytes`` (2 GiB) before anything is read, and labels must name at most
+    :data:`MAX_CLASSES` classes (0..K-1 or 1..K); anything else is a one-line ``DataError``.
     """
     path = Path(path)
     if (x_test is None) != (y_test is None):
         raise ValueError("give both x_test and y_test, or neither")
     pairs = [(x, y)] + ([(x_test, y_test)] if x_test is not None else [])
     keys = [k for pair in pairs for k in pair]
-    data = _read_mat(path, keys)
+    data = _read_mat(path, keys, integer("max_bytes", max_bytes))
     missing = [k for k in keys if k not in data]
     if missing:
         found = ", ".join(data["__names__"]) or "none"
@@ -161,5 +238,8 @@ def from_mat(path: str | os.PathLike, x: str = "X", y: str = "y", x_test: str | 
             raise DataError(f"{path}: one_based=True, but a label is {int(all_labels.min())}")
         for o in out:
             o[1] = o[1] - 1
+    if int(all_labels.max()) - one_based >= MAX_CLASSES:
+        raise DataError(f"{path}: labels up to {int(all_labels.max())} name more than "
+                        f"{MAX_CLASSES:,} classes (labels must be 0..K-1 or 1..K)")
     results = [tuple(o) for o in out]
     return results[0] if len(results) == 1 else tuple(results)

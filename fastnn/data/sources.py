@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..inputs import integer
 from .folders import image_files, image_folder
 from .idx import DataError
 from .images import check_size
@@ -88,7 +89,7 @@ def load_mat(path: str | os.PathLike, keys: Sequence[str], shape: Sequence[int] 
     keys = list(keys)
     if len(keys) not in (2, 4):
         raise ValueError(f"keys {keys}: give X, y or X, y, X_test, y_test (the variable names)")
-    shape = None if shape is None else [int(d) for d in shape]
+    shape = None if shape is None else [integer("shape", d) for d in shape]
     if len(keys) == 4:
         train, test = from_mat(path, *keys, shape=shape, order=order)
     else:

@@ -11,7 +11,7 @@ from .. import _checks as c
 @njit(cache=True)
 def _relu(x, y):
     for i in range(x.size):
-        y[i] = x[i] if x[i] > 0 else 0
+        y[i] = 0 if x[i] <= 0 else x[i]  # a NaN passes, as in PyTorch: never hidden
 
 
 @njit(cache=True)

@@ -56,7 +56,7 @@ def _dense_forward(x, w, b, relu, y):
             for d in range(min(4, n - i0)):
                 for e in range(min(4, m - o0)):
                     acc = sums[4 * d + e] + b[o0 + e]
-                    y[i0 + d, o0 + e] = acc if not relu or acc > 0 else 0  # as _relu: NaN -> 0
+                    y[i0 + d, o0 + e] = 0 if relu and acc <= 0 else acc  # as _relu: NaN passes
 
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH)
@@ -92,7 +92,7 @@ def _dense_forward_gemm(x, w, b, relu, y, blocks):
             for i in range(n):
                 for o in range(o0, o1):
                     acc = part[o - o0, i] + b[o]
-                    y[i, o] = acc if not relu or acc > 0 else 0  # as _relu: NaN -> 0
+                    y[i, o] = 0 if relu and acc <= 0 else acc  # as _relu: NaN passes
 
 
 @njit(cache=True, parallel=True)

@@ -9,7 +9,7 @@ from .. import _checks as c
 
 def relu_forward(x: np.ndarray) -> np.ndarray:
     x = c.unary_args(x)
-    return np.where(x > 0, x, np.zeros_like(x))
+    return np.where(x <= 0, np.zeros_like(x), x)  # a NaN passes (x <= 0 is False)
 
 
 def relu_backward(dy: np.ndarray, x: np.ndarray) -> np.ndarray:

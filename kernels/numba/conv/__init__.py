@@ -62,10 +62,32 @@ class Algorithm(NamedTuple):
     kernel: tuple[int, int] | None = None
 
 
+def _finite(*arrays: np.ndarray | None) -> bool:
+    """Every value finite: a float64 sum is (NaN and inf survive it; float32 cannot overflow it)."""
+    return all(a is None or np.isfinite(a.sum(dtype=np.float64)) for a in arrays)
+
+
+def _winograd_forward(*args) -> None:
+    """Winograd, but where its transformed tiles overflow (finite inputs near 1e37 in float32:
+    the tiles sum up to 10 products) the direct kernel redoes the batch, so Winograd is never
+    less finite than direct."""
+    winograd.forward(*args)
+    if not _finite(args[14]):  # y (a NaN or inf wins the fused pool's max too)
+        direct.forward(*args)
+
+
+def _winograd_backward(*args):
+    """Winograd's backward pass, redone by direct where Winograd's tiles overflow."""
+    dx, dw = winograd.backward(*args)
+    if not _finite(dx, dw, args[-1]):  # args[-1] is db_per
+        dx, dw = direct.backward(*args)
+    return dx, dw
+
+
 ALGORITHMS: dict[str, Algorithm] = {
     "direct": Algorithm(direct.forward, direct.backward),
     "gemm": Algorithm(gemm.forward, gemm.backward),
-    "winograd": Algorithm(winograd.forward, winograd.backward, kernel=(3, 3)),
+    "winograd": Algorithm(_winograd_forward, _winograd_backward, kernel=(3, 3)),
 }
 """The algorithms on the wide layout, all stride 1, by name."""
 

@@ -10,6 +10,9 @@ load, which lifts them from load/store-bound towards the multiply-add throughput
 
 Work is split by sample under ``prange``; per-sample weight gradients and statistics are summed
 in batch order (:mod:`.wide`), so results do not depend on the thread count.
+
+Its epilogues are :mod:`.wide`'s, compiled into this module's cached kernels: a fused ReLU
+or max-pool passes a NaN (it is never hidden as a 0).
 """
 
 from __future__ import annotations

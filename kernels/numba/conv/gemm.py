@@ -19,6 +19,9 @@ and a whole VGG step got twice as slow (see the README's "Convolution algorithms
 Each thread takes a fixed block of samples and reuses its scratch for all of them (no buffer
 per image); per-sample weight gradients are summed in batch order, so results do not depend on
 the thread count.
+
+Its epilogues are :mod:`.wide`'s, compiled into this module's cached kernels: a fused ReLU
+or max-pool passes a NaN (it is never hidden as a 0).
 """
 
 from __future__ import annotations

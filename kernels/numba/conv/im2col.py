@@ -44,7 +44,7 @@ def _conv2d_forward(x, w2, b, kh, kw, stride, padding, oh, ow, relu, y):
         if relu:
             for fi in range(f):
                 for q in range(p):
-                    out[fi, q] = out[fi, q] if out[fi, q] > 0 else 0
+                    out[fi, q] = 0 if out[fi, q] <= 0 else out[fi, q]  # NaN passes
 
 
 @njit(cache=True, parallel=True, fastmath=FASTMATH)

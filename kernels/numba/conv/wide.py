@@ -46,6 +46,7 @@ from numba import njit
 
 from ...geometry import crop, out_hw, pad
 from .._common import FASTMATH, sum_batch
+from ..pool import _takes  # a NaN wins a max, as in NumPy and the pool kernels
 
 
 @njit(cache=True, inline="always")
@@ -110,7 +111,7 @@ def unwiden(acc, width, relu, scale, shift, stats, y, sums):
             row = acc[fi, oy * width : oy * width + y.shape[2]]
             out = y[fi, oy]
             for ox in range(y.shape[2]):
-                v = row[ox] if not relu or row[ox] > 0 else 0
+                v = 0 if relu and row[ox] <= 0 else row[ox]  # as _relu: a NaN passes
                 out[ox] = a * v + c
                 s += v
                 ss += v * v
@@ -138,10 +139,10 @@ def relu_pool_plane(acc, width, ow, size, stride, y, argmax):
             for px in range(y.shape[1]):
                 j, r1 = r0 + 2 * px, r0 + width + 2 * px
                 a, b, c, d = acc[j], acc[j + 1], acc[r1], acc[r1 + 1]
-                best, k = (a if a > 0 else zero), 0
-                best, k = (b, 1) if b > best else (best, k)
-                best, k = (c, ow) if c > best else (best, k)
-                best, k = (d, ow + 1) if d > best else (best, k)
+                best, k = (zero if a <= 0 else a), 0  # relu, then the pool's max: a NaN wins
+                best, k = (b, 1) if _takes(b, best) else (best, k)
+                best, k = (c, ow) if _takes(c, best) else (best, k)
+                best, k = (d, ow + 1) if _takes(d, best) else (best, k)
                 y[py, px] = best
                 argmax[py, px] = o0 + 2 * px + k
         return
@@ -150,12 +151,12 @@ def relu_pool_plane(acc, width, ow, size, stride, y, argmax):
         for px in range(y.shape[1]):
             x0 = px * stride
             first = acc[y0 * width + x0]
-            best, where = (first if first > 0 else zero), y0 * ow + x0  # relu: NaN -> 0
+            best, where = (zero if first <= 0 else first), y0 * ow + x0  # relu: NaN passes
             for dy_ in range(size):
                 base = (y0 + dy_) * width + x0
                 for dx_ in range(size):
                     v = acc[base + dx_]
-                    take = v > best
+                    take = _takes(v, best)
                     best = v if take else best
                     where = (y0 + dy_) * ow + x0 + dx_ if take else where
             y[py, px] = best

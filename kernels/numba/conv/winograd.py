@@ -35,6 +35,9 @@ chunk's dU has its own slot, and the slots are summed in batch order before the 
 gradient's transform: results do not depend on the thread count. The GEMMs are
 ``np.dot`` on SciPy's single-threaded BLAS, as in :mod:`.gemm`
 (:func:`.._common.single_threaded_blas`).
+
+Its epilogues are :mod:`.wide`'s, compiled into this module's cached kernels: a fused ReLU
+or max-pool passes a NaN (it is never hidden as a 0).
 """
 
 from __future__ import annotations
