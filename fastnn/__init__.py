@@ -29,6 +29,7 @@ from .augment import Augment
 from .backend import get_backend, set_backend, use_backend
 from .gradcheck import gradcheck, numeric_gradient
 from .layers import (
+    Activation,
     AvgPool2D,
     BatchNorm1D,
     BatchNorm2D,
@@ -53,7 +54,8 @@ from .serialization import load_model as load
 from .training import TrainingInterrupted
 
 __all__ = [
-    "Adam", "Augment", "AvgPool2D", "BatchNorm1D", "BatchNorm2D", "BinaryCrossEntropy",
+    "Activation", "Adam", "Augment", "AvgPool2D", "BatchNorm1D", "BatchNorm2D",
+    "BinaryCrossEntropy",
     "Checkpoint", "Conv2D", "Dense", "Dropout", "Flatten", "GlobalAvgPool2D", "Layer", "MaxPool2D",
     "ModelFileError", "MulticlassHinge", "ReLU", "SGD", "Sequential", "ShapeError", "Sigmoid",
     "SoftmaxCrossEntropy", "Tanh", "TrainingInterrupted", "augment", "callbacks", "compat",
