@@ -46,7 +46,7 @@ from .layers import (
     Tanh,
 )
 from .losses import BinaryCrossEntropy, MulticlassHinge, SoftmaxCrossEntropy
-from .model import Sequential
+from .model import InputWarning, Sequential
 from .optim import SGD, Adam
 from .schedules import cosine
 from .serialization import Checkpoint, ModelFileError, load_checkpoint, save_checkpoint
@@ -55,8 +55,8 @@ from .training import TrainingInterrupted
 
 __all__ = [
     "Activation", "Adam", "Augment", "AvgPool2D", "BatchNorm1D", "BatchNorm2D",
-    "BinaryCrossEntropy",
-    "Checkpoint", "Conv2D", "Dense", "Dropout", "Flatten", "GlobalAvgPool2D", "Layer", "MaxPool2D",
+    "BinaryCrossEntropy", "Checkpoint", "Conv2D", "Dense", "Dropout", "Flatten",
+    "GlobalAvgPool2D", "InputWarning", "Layer", "MaxPool2D",
     "ModelFileError", "MulticlassHinge", "ReLU", "SGD", "Sequential", "ShapeError", "Sigmoid",
     "SoftmaxCrossEntropy", "Tanh", "TrainingInterrupted", "augment", "callbacks", "compat",
     "cosine", "data", "datasets", "export", "get_backend", "gradcheck", "init", "load",

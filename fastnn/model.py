@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -64,6 +65,8 @@ class Sequential:
         self.loss = losses_mod.get(loss)
         self.class_names = list(class_names) if class_names is not None else None
         self.metadata: dict = {}
+        self.input_stats: dict | None = None  # the training inputs' (fastnn.inputs.statistics)
+        self._warned_inputs = False  # predict's warning about unfamiliar inputs, said once
         # (layers, input) -> output shape and forward FLOPs per sample
         self._checked: dict[tuple, tuple[tuple[int, ...], int]] = {}
         self.input_shape: tuple[int, ...] | None = None  # the last per-sample shape checked
@@ -357,7 +360,8 @@ class Sequential:
         return {k: v / x.shape[0] for k, v in totals.items()}
 
     def predict(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-        """Class probabilities (N, K), in evaluation mode; (0, K) for no samples."""
+        """Class probabilities (N, K), in evaluation mode; (0, K) for no samples. Inputs far
+        from the training inputs (inverted, or 0-255 pixels) get one warning per model."""
         return self._batched(x, batch_size, self.loss.probabilities)
 
     def predict_labels(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
@@ -367,6 +371,11 @@ class Sequential:
     def _batched(self, x: np.ndarray, batch_size: int, head) -> np.ndarray:
         batch_size = inputs.integer("batch_size", batch_size)
         x = self._input(x)
+        if not self._warned_inputs:
+            problem = inputs.unfamiliar(x, self.input_stats)
+            if problem:
+                self._warned_inputs = True
+                warnings.warn(InputWarning(problem), stacklevel=3)
         if x.shape[0] == 0:
             return head(self._infer(np.zeros((1,) + x.shape[1:], self.dtype)))[:0]
         return np.concatenate([head(self._infer(x[i : i + batch_size]))
@@ -404,3 +413,7 @@ def _one_hot_labels(y: np.ndarray) -> np.ndarray:
         raise ValueError(f"labels of shape {y.shape} must be one-hot rows (a single 1 in "
                          f"each) or class indices (N,); fastnn does not train on soft labels")
     return np.argmax(y, axis=1)
+
+
+class InputWarning(UserWarning):
+    """Inputs to ``predict`` far from those the model was trained on (said once per model)."""

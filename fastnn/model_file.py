@@ -6,7 +6,9 @@ what it reads.
 
 A model file holds the architecture as JSON (``architecture``) and every parameter and buffer
 (BatchNorm's running statistics) as an array named by its key (:func:`key`, ``"layer0.w"``, the
-key ``model.parameters()`` and the optimizer's state use too). A checkpoint is a model file plus
+key ``model.parameters()`` and the optimizer's state use too); the architecture may also hold
+``input_stats``, the training inputs' mean, std, min and max per channel (files written before
+it have none). A checkpoint is a model file plus
 the optimizer's state (``optimizer/{key}/{slot}``) and where training stands (``training``:
 epochs done, history, callback state), so ``fit(initial_epoch=...)`` carries on where it
 stopped; ``fastnn.load`` reads a checkpoint as a model too. Checkpoints written before the keys
@@ -39,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from ._io import atomic_open
+from .inputs import check_statistics
 from .layers import LAYERS, Layer
 from .optim import Optimizer
 
@@ -78,7 +81,7 @@ def _architecture(model, metadata: dict | None) -> dict:
         "layers": [{"type": type(layer).__name__, "config": layer.config()}
                    for layer in model.layers],
         "metadata": metadata or {},
-    }
+    } | ({"input_stats": model.input_stats} if model.input_stats is not None else {})
 
 
 def _write(path: Path, arrays: dict[str, np.ndarray]) -> Path:
@@ -180,6 +183,8 @@ def _read_architecture(zf: zipfile.ZipFile, headers: dict) -> dict:
                                   and all(isinstance(n, str) for n in names)):
         raise ValueError("class_names is not a list of strings")
     _expect(arch.setdefault("metadata", {}), dict, "metadata")
+    if arch.setdefault("input_stats", None) is not None:  # files before it have none
+        check_statistics(arch["input_stats"])
     return arch
 
 
@@ -203,9 +208,12 @@ def build_layer(i: int, spec: object) -> Layer:
         if not isinstance(value, numbers.Real | str):
             raise ValueError(f"layer {i} ({kind}) {option} is a {type(value).__name__}")
     try:
-        return cls(**config)
+        layer = cls(**config)
     except (TypeError, ValueError) as e:
         raise ValueError(f"layer {i}: {e}") from None
+    if not layer.built:
+        raise ValueError(f"layer {i} ({kind}) lacks its {layer.inferred}")
+    return layer
 
 
 def read(path: str | os.PathLike, max_bytes: int,

@@ -45,6 +45,7 @@ def build_model(path: Path, arch: dict, layers: list[Layer], arrays: dict) -> Se
             for name in store:
                 store[name] = arrays[key(i, name)]
     model.metadata = arch["metadata"]
+    model.input_stats = arch["input_stats"]
     return model
 
 

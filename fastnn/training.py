@@ -177,6 +177,8 @@ def fit(model, x, y=None, loss: str | losses_mod.Loss | None = None,
                          f"the total, counting the epochs already trained")
     data, validation = _batches(model, x, y, batch_size, shuffle, validation_data,
                                 validation_split, steps_per_epoch)
+    if isinstance(data, ArrayBatches):  # saved with the model, for predict's warnings
+        model.input_stats = inputs.statistics(data.x)
     transform = None if augment is None else lambda xb, yb, rng: (augment(xb, rng), yb)
     trainer = Trainer(model, optimizer, data, validation, callbacks, epochs=total,
                       initial_epoch=start, seed=seed, transform=transform,

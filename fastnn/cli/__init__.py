@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 import numpy as np
 
@@ -79,10 +80,19 @@ def _versions() -> str:
             f"python {platform.python_version()})")
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one ``fastnn: warning: ...`` line, without the source file and line (a
+    list in the message joins the line)."""
+    text = " ".join(part.strip() for part in str(message).splitlines())
+    print(f"fastnn: warning: {text}", file=sys.stderr if file is None else file)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning
+            return args.func(args)
     except (ValueError, OSError, ImportError, ArithmeticError) as e:  # they name the problem
         print(f"fastnn: error: {e}", file=sys.stderr)
         return 1

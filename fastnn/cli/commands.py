@@ -112,6 +112,9 @@ def add_predict_parser(sub: argparse._SubParsersAction) -> None:
                          "or folders (their images, recursively)")
     predict.add_argument("--top-k", type=int, default=1, metavar="K",
                          help="show the K likeliest classes (default 1)")
+    predict.add_argument("--invert", action="store_true", help="invert the images first "
+                         "(1 - x for pixels in [0, 1]): dark digits on a light background for "
+                         "a model trained on light on dark")
     predict.set_defaults(func=cmd_predict)
 
 
@@ -141,6 +144,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         try:
             x = read_image(path, shape, mode)
             model.check_shape(x.shape[1:])
+            if args.invert:
+                x = inputs.invert(x, model.input_stats)
         except ValueError as e:  # the others still get their prediction
             print(f"fastnn: error: {path}: {e}" if str(path) not in str(e)
                   else f"fastnn: error: {e}", file=sys.stderr)
