@@ -2,6 +2,8 @@
 from them (inverted images, 0-255 pixels) and stays quiet on the test split; `fastnn predict
 --invert` inverts on request. Skipped files are one `fastnn: warning:` line in the CLI."""
 
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -11,7 +13,6 @@ from test_classics import write_folder
 
 import fastnn as fn
 from fastnn import inputs
-from fastnn.cli import main
 
 
 @pytest.fixture(scope="module")
@@ -68,29 +69,37 @@ def test_a_model_file_without_statistics_still_loads():
     assert old.input_stats is None
 
 
-def test_cli_predict_warns_in_one_line_and_inverts_on_request(mnist_model, mnist_data, tmp_path,
-                                                              capsys):
+def fastnn_cli(*args, cwd):
+    """The command in a process of its own: warnings print as they do for users (pytest
+    records them otherwise)."""
+    return subprocess.run([sys.executable, "-m", "fastnn", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_cli_predict_warns_in_one_line_and_inverts_on_request(mnist_model, mnist_data,
+                                                              tmp_path):
     _, (xt, yt) = mnist_data
     path = mnist_model.save(tmp_path / "m.npz")
     digits = [i for i in range(200) if mnist_model.predict_labels(xt[i : i + 1])[0] == yt[i]]
     i = digits[0]
     drawn = tmp_path / "black_on_white.png"
-    Image.fromarray(((1 - xt[i, 0]) * 255).astype(np.uint8)).save(drawn)
-    assert main(["predict", str(path), str(drawn)]) == 0
-    captured = capsys.readouterr()
-    assert captured.err.startswith("fastnn: warning: 1 of 1 input(s) look inverted")
-    assert len(captured.err.splitlines()) == 1 and ".py" not in captured.err
-    assert main(["predict", str(path), str(drawn), "--invert"]) == 0
-    captured = capsys.readouterr()
-    assert captured.err == "" and captured.out.startswith(f"{yt[i]}: ")
+    Image.fromarray(np.round((1 - xt[i, 0]) * 255).astype(np.uint8)).save(drawn)
+    done = fastnn_cli("predict", path, drawn, cwd=tmp_path)
+    assert done.returncode == 0
+    assert done.stderr.startswith("fastnn: warning: 1 of 1 input(s) look inverted")
+    assert len(done.stderr.splitlines()) == 1 and ".py" not in done.stderr
+    done = fastnn_cli("predict", path, drawn, "--invert", cwd=tmp_path)
+    assert done.returncode == 0 and done.stderr == ""
+    assert done.stdout.startswith(f"{yt[i]}: ")
 
 
-def test_cli_says_skipped_files_in_one_fastnn_line(tmp_path, capsys):
+def test_cli_says_skipped_files_in_one_fastnn_line(tmp_path):
     write_folder(tmp_path / "pets", ["cat", "dog"], 6, (8, 8), "rgb")
     (tmp_path / "pets" / "cat" / "notes.txt").write_text("not an image")
-    assert main(["train", "folder", str(tmp_path / "pets"), "--size", "8", "--epochs", "1",
-                 "--out", str(tmp_path / "run"), "--quiet"]) == 0
-    err = capsys.readouterr().err.splitlines()
+    done = fastnn_cli("train", "folder", tmp_path / "pets", "--size", "8", "--epochs", "1",
+                      "--out", tmp_path / "run", "--quiet", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    err = done.stderr.splitlines()
     skipped = [line for line in err if "notes.txt" in line or "skipped" in line]
     assert len(skipped) == 1 and "notes.txt" in skipped[0]
     assert skipped[0].startswith("fastnn: warning: skipped 1 file(s) that are not readable")

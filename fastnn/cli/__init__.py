@@ -80,22 +80,24 @@ def _versions() -> str:
             f"python {platform.python_version()})")
 
 
-def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
     """A warning as one ``fastnn: warning: ...`` line, without the source file and line (a
     list in the message joins the line)."""
     text = " ".join(part.strip() for part in str(message).splitlines())
-    print(f"fastnn: warning: {text}", file=sys.stderr if file is None else file)
+    return f"fastnn: warning: {text}\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    formatted = warnings.formatwarning  # how warnings print (recording them is unchanged)
+    warnings.formatwarning = _one_line_warning
     try:
-        with warnings.catch_warnings():
-            warnings.showwarning = _one_line_warning
-            return args.func(args)
+        return args.func(args)
     except (ValueError, OSError, ImportError, ArithmeticError) as e:  # they name the problem
         print(f"fastnn: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # training handles its own Ctrl-C; this is loading, evaluating...
         print("fastnn: interrupted", file=sys.stderr)
         return 130
+    finally:
+        warnings.formatwarning = formatted
