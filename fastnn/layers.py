@@ -86,6 +86,9 @@ class Layer:
     input_shape: tuple[int, ...] | None = None
     """Keras's ``input_shape=``: one sample's shape, declared on a model's first layer."""
 
+    activation: str | None = None
+    """Keras's ``activation=`` (Dense, Conv2D): the model adds that layer after this one."""
+
     @property
     def built(self) -> bool:
         """Whether every size is known (an inferred one is set by :meth:`build`)."""
@@ -203,8 +206,10 @@ class Dense(Layer):
 
     def __init__(self, in_features: int | None = None, out_features: int | None = None,
                  init="he", *, units: int | None = None,
-                 input_shape: tuple[int, ...] | None = None) -> None:
+                 input_shape: tuple[int, ...] | None = None, activation: str | None = None
+                 ) -> None:
         super().__init__()
+        self.activation = _activation_name("Dense", activation)  # the model adds the layer
         if units is not None or out_features is None:  # Keras: Dense(units)
             if units is not None and out_features is not None:
                 raise ValueError("Dense: give out_features or units (Keras's name), not both")
@@ -271,8 +276,10 @@ class Conv2D(Layer):
                  kernel_size: int | tuple[int, int] | None = None, stride: int = 1,
                  padding: int | str = 0, init="he", *, filters: int | None = None,
                  strides: int | tuple[int, int] | None = None,
-                 input_shape: tuple[int, ...] | None = None) -> None:
+                 input_shape: tuple[int, ...] | None = None, activation: str | None = None
+                 ) -> None:
         super().__init__()
+        self.activation = _activation_name("Conv2D", activation)  # the model adds the layer
         if filters is not None:  # Keras: Conv2D(filters=32, kernel_size=3)
             if out_channels is not None:
                 raise ValueError("Conv2D: give out_channels or filters (Keras's name), not both")
@@ -281,6 +288,8 @@ class Conv2D(Layer):
             out_channels = filters
         elif kernel_size is None and out_channels is not None:  # Keras: Conv2D(32, 3)
             in_channels, out_channels, kernel_size = None, in_channels, out_channels
+        elif out_channels is None and kernel_size is not None:  # Conv2D(32, kernel_size=3)
+            in_channels, out_channels = None, in_channels
         if out_channels is None or kernel_size is None:
             raise ValueError("Conv2D needs its filters and kernel size: Conv2D(32, 3) or "
                              "Conv2D(in_channels, out_channels, kernel_size)")
@@ -671,17 +680,37 @@ class Dropout(Layer):
         return nn.Dropout(self.p)
 
 
+class OutputSoftmax(Layer):
+    """Keras's softmax output (``Activation("softmax")``, ``Dense(10, activation="softmax")``)
+    as the last layer: the model leaves it out, since its cross-entropy loss takes the logits
+    and ``predict`` gives the softmax probabilities, as the Keras model did. Anywhere else it
+    is an error (:class:`fastnn.Sequential` says so)."""
+
+    def forward(self, x, training=False):
+        raise RuntimeError("OutputSoftmax is a marker that Sequential leaves out")
+
+
+KERAS_ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "softmax": OutputSoftmax}
+
+
+def _activation_name(owner: str, name: object) -> str | None:
+    """Keras's ``activation=`` of Dense and Conv2D, checked (None or "linear": none)."""
+    if name is None or name == "linear":
+        return None
+    if name not in KERAS_ACTIVATIONS:
+        raise ValueError(f"{owner} activation {name!r}: unknown; choose one of "
+                         f"{', '.join(KERAS_ACTIVATIONS)} (or add the layer, e.g. fn.ReLU())")
+    return name
+
+
 def Activation(name: str) -> Layer:  # noqa: N802  (Keras's name, a class there)
     """Keras's ``Activation("relu")``: the layer of that name (``"relu"``, ``"sigmoid"``,
-    ``"tanh"``). A final ``"softmax"`` is left out: fastnn's losses take logits and
-    ``predict`` applies the softmax."""
-    layers = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
-    if name in ("softmax", "linear"):
-        raise ValueError(f"Activation({name!r}): leave it out; fastnn's losses take the last "
-                         f"layer's logits, and predict gives softmax probabilities")
-    if name not in layers:
-        raise ValueError(f"Activation({name!r}): unknown; choose one of {', '.join(layers)}")
-    return layers[name]()
+    ``"tanh"``); ``"softmax"`` as a model's last layer is its output (see
+    :class:`OutputSoftmax`)."""
+    checked = _activation_name("Activation", name)
+    if checked is None:
+        raise ValueError(f"Activation({name!r}) does nothing: leave it out")
+    return KERAS_ACTIVATIONS[checked]()
 
 
 LAYERS = {cls.__name__: cls for cls in (Dense, Conv2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D,

@@ -22,7 +22,7 @@ from . import metrics as metrics_mod
 from . import optim as optim_mod
 from . import training as training_mod
 from .fusion import Plan, build_plan
-from .layers import Layer, NotBuiltError, ShapeError, declares
+from .layers import KERAS_ACTIVATIONS, Layer, NotBuiltError, OutputSoftmax, ShapeError, declares
 from .model_file import key, save_model
 from .summary import summary_table
 
@@ -47,10 +47,12 @@ class Sequential:
                  loss: str | losses_mod.Loss = "cross_entropy",
                  class_names: Sequence[str] | None = None, fuse: bool = True,
                  data_format: str = "channels_first") -> None:
-        self.layers = list(layers or [])
-        for i, layer in enumerate(self.layers):
+        self.layers: list[Layer] = []
+        self.output_softmax = False  # Keras's softmax output, left out (see OutputSoftmax)
+        for i, layer in enumerate(layers or []):
             if not isinstance(layer, Layer):
                 raise TypeError(f"layer {i} is {type(layer).__name__}, not a fastnn layer")
+            self._append(layer)
         if data_format not in ("channels_first", "channels_last"):
             raise ValueError(f'data_format must be "channels_first" or "channels_last", got '
                              f'{data_format!r}')
@@ -81,9 +83,22 @@ class Sequential:
         the seed, so the model equals one built from the whole list."""
         if not isinstance(layer, Layer):
             raise TypeError(f"add takes a fastnn layer, got {type(layer).__name__}")
-        self.layers.append(layer)
+        self._append(layer)
         self.reset(self.seed)
         self._declared_input()
+
+    def _append(self, layer: Layer) -> None:
+        """Appends a layer and the one its ``activation=`` names; a softmax output is left out
+        and must come last."""
+        if self.output_softmax:
+            raise ValueError("a softmax output (Activation('softmax') or activation="
+                             "'softmax') must be the model's last layer")
+        if isinstance(layer, OutputSoftmax):
+            self.output_softmax = True
+            return
+        self.layers.append(layer)
+        if layer.activation is not None:
+            self._append(KERAS_ACTIVATIONS[layer.activation]())
 
     def _declared_input(self) -> None:
         """Builds the layers from the first layer's ``input_shape=``, if it has one."""

@@ -201,7 +201,7 @@ def build_layer(i: int, spec: object) -> Layer:
         raise ValueError(f"layer {i} has unknown type {kind!r}")
     _expect(config, dict, f"layer {i} ({kind}) config")
     cls = LAYERS[kind]
-    allowed = set(inspect.signature(cls).parameters)
+    allowed = set(inspect.signature(cls).parameters) - {"activation"}  # saved as layers
     for option, value in config.items():
         if option not in allowed:
             raise ValueError(f"layer {i} ({kind}) has no option {option!r}")

@@ -146,6 +146,10 @@ def fit(model, x, y=None, loss: str | losses_mod.Loss | None = None,
     """
     if loss is not None:
         model.loss = losses_mod.get(loss)
+    if model.output_softmax and not isinstance(model.loss, losses_mod.SoftmaxCrossEntropy):
+        raise ValueError(f"the model ends in a softmax, which only the cross-entropy loss "
+                         f"applies (on the logits); with loss {model.loss.name!r} leave the "
+                         f"softmax out")
     if optimizer is None:
         optimizer = model.optimizer
     if optimizer is not None:

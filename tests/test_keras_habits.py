@@ -73,10 +73,32 @@ def test_keras_sequential_with_add_and_input_shape(tmp_path):
     assert history.history["loss"] == history["loss"] and len(history["accuracy"]) == 3
     loaded = fn.load(model.save(tmp_path / "m.npz"))
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
-    with pytest.raises(ValueError, match="Activation\\('softmax'\\): leave it out"):
-        fn.Activation("softmax")
     with pytest.raises(TypeError, match="fastnn has no run_eagerly"):
         model.compile(run_eagerly=True)
+
+
+def test_activation_arguments_and_the_softmax_output():
+    x, y = blobs(64)
+    keras = fn.Sequential([fn.Dense(16, activation="relu", input_shape=(4,)),
+                           fn.Dense(3, activation="softmax")], seed=4)
+    plain = fn.Sequential([fn.Dense(4, 16), fn.ReLU(), fn.Dense(16, 3)], seed=4)
+    assert repr(keras) == repr(plain) and keras.output_softmax
+    np.testing.assert_array_equal(keras.predict(x), plain.predict(x))  # probabilities
+    np.testing.assert_allclose(keras.predict(x).sum(axis=1), 1, rtol=1e-5)
+    added = fn.Sequential([fn.Conv2D(4, kernel_size=3, activation="tanh"), fn.Flatten(),
+                           fn.Dense(2), fn.Activation("softmax")])
+    assert [type(layer).__name__ for layer in added.layers] == ["Conv2D", "Tanh", "Flatten",
+                                                                "Dense"]
+    with pytest.raises(ValueError, match="softmax output .* must be the model's last layer"):
+        fn.Sequential([fn.Dense(4, 8), fn.Activation("softmax"), fn.Dense(8, 3)])
+    with pytest.raises(ValueError, match="softmax output .* must be the model's last layer"):
+        added.add(fn.Dense(2))
+    with pytest.raises(ValueError, match="ends in a softmax, which only the cross-entropy"):
+        keras.fit(x, y, loss="binary_crossentropy", verbose=0)
+    with pytest.raises(ValueError, match="Activation\\('linear'\\) does nothing"):
+        fn.Activation("linear")
+    with pytest.raises(ValueError, match="Dense activation 'gelu': unknown"):
+        fn.Dense(3, activation="gelu")
 
 
 def test_a_wrong_first_batch_names_the_layer_and_leaves_it_unbuilt():
@@ -228,6 +250,7 @@ def test_keras_tutorial_vgg_in_its_own_words():
     model.add(fn.BatchNorm1D())
     model.add(fn.Dropout(0.5))
     model.add(fn.Dense(classes))
+    model.add(fn.Activation("softmax"))
     model.compile(loss="categorical_crossentropy", optimizer=fn.SGD(learning_rate=0.05),
                   metrics=["accuracy"])
     H = model.fit(x, y_one_hot, validation_data=(x, y_one_hot), epochs=4, batch_size=8,
