@@ -29,6 +29,7 @@ from .augment import Augment
 from .backend import get_backend, set_backend, use_backend
 from .gradcheck import gradcheck, numeric_gradient
 from .layers import (
+    Activation,
     AvgPool2D,
     BatchNorm1D,
     BatchNorm2D,
@@ -45,7 +46,7 @@ from .layers import (
     Tanh,
 )
 from .losses import BinaryCrossEntropy, MulticlassHinge, SoftmaxCrossEntropy
-from .model import Sequential
+from .model import InputWarning, Sequential
 from .optim import SGD, Adam
 from .schedules import cosine
 from .serialization import Checkpoint, ModelFileError, load_checkpoint, save_checkpoint
@@ -53,8 +54,9 @@ from .serialization import load_model as load
 from .training import TrainingInterrupted
 
 __all__ = [
-    "Adam", "Augment", "AvgPool2D", "BatchNorm1D", "BatchNorm2D", "BinaryCrossEntropy",
-    "Checkpoint", "Conv2D", "Dense", "Dropout", "Flatten", "GlobalAvgPool2D", "Layer", "MaxPool2D",
+    "Activation", "Adam", "Augment", "AvgPool2D", "BatchNorm1D", "BatchNorm2D",
+    "BinaryCrossEntropy", "Checkpoint", "Conv2D", "Dense", "Dropout", "Flatten",
+    "GlobalAvgPool2D", "InputWarning", "Layer", "MaxPool2D",
     "ModelFileError", "MulticlassHinge", "ReLU", "SGD", "Sequential", "ShapeError", "Sigmoid",
     "SoftmaxCrossEntropy", "Tanh", "TrainingInterrupted", "augment", "callbacks", "compat",
     "cosine", "data", "datasets", "export", "get_backend", "gradcheck", "init", "load",

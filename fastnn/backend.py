@@ -171,3 +171,10 @@ def threads_for(flops: int) -> Iterator[None]:
 
 
 set_backend(os.environ.get("FASTNN_BACKEND", "numba"))
+
+
+def image_data_format() -> str:
+    """``"channels_first"``: fastnn's layers take images as (N, C, H, W), as Keras's
+    ``backend.image_data_format()`` would say. A model given (N, H, W, C) images converts them
+    at its edge (``Sequential(data_format="channels_last")``, or with a note)."""
+    return "channels_first"

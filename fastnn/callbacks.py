@@ -23,6 +23,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
+import numbers
 import os
 import time
 from pathlib import Path
@@ -58,59 +60,134 @@ class LambdaCallback(Callback):
 
 
 class EarlyStopping(MonitorCallback):
-    """Stops training when ``monitor`` has not improved (by more than ``min_delta``) for
-    ``patience`` epochs; ``restore_best`` puts back the weights of the best epoch at the end.
-    Its state (best value and epoch, wait, best weights) goes into checkpoints, so a resumed
-    run ends as the one that never stopped."""
+    """Keras's early stopping: stops when ``monitor`` has not improved (by more than
+    ``min_delta``) for ``patience`` epochs, ignoring the epochs before ``start_from_epoch``.
+    ``restore_best`` (Keras's ``restore_best_weights``) puts back the best epoch's weights at
+    the end of training. With a ``baseline``, the wait restarts only on epochs that also beat
+    it. One line says when it stopped and which weights it restored (``verbose=0``: none).
+
+    The rule is Keras 3's (``keras/src/callbacks/early_stopping.py``): after each epoch the
+    wait grows by one and drops to 0 on an improvement; training stops once ``wait >=
+    patience`` (never after the first epoch). ``tests/test_early_stopping.py`` compares it
+    with a transcription of Keras's on fixed loss sequences. Its state (best value and epoch,
+    wait, best weights) goes into checkpoints, so a resumed run ends as the one that never
+    stopped.
+    """
 
     def __init__(self, monitor: str = "val_loss", patience: int = 0, restore_best: bool = False,
-                 min_delta: float = 0.0, mode: str = "auto") -> None:
-        super().__init__(monitor, mode, min_delta)
+                 min_delta: float = 0.0, mode: str = "auto", *,
+                 restore_best_weights: bool | None = None, start_from_epoch: int = 0,
+                 baseline: float | None = None, verbose: int = 1) -> None:
+        super().__init__(monitor, mode, abs(min_delta) if isinstance(min_delta, numbers.Real)
+                         else min_delta)
         self.patience = check_count("EarlyStopping", "patience", patience)
+        self.start_from_epoch = check_count("EarlyStopping", "start_from_epoch",
+                                            start_from_epoch)
+        if restore_best_weights is not None:
+            if restore_best and not restore_best_weights:
+                raise ValueError("EarlyStopping: give restore_best or restore_best_weights "
+                                 "(the same option, Keras's name), not both")
+            restore_best = restore_best_weights
         self.restore_best = bool(restore_best)
+        if baseline is not None and not (isinstance(baseline, numbers.Real)
+                                         and math.isfinite(baseline)):
+            raise ValueError(f"EarlyStopping baseline must be a finite number, got {baseline!r}")
+        self.baseline = None if baseline is None else float(baseline)
+        self.verbose = verbose
+        self._reset()
+
+    @property
+    def restore_best_weights(self) -> bool:
+        """Keras's name for ``restore_best``."""
+        return self.restore_best
+
+    def _reset(self) -> None:
+        self.best = None
         self.wait = 0
         self.best_weights: list[dict[str, np.ndarray]] | None = None
         self.best_epoch: int | None = None
         self.stopped_epoch: int | None = None
+        self._weights_epoch: int | None = None
+
+    def on_train_begin(self, logs):
+        super().on_train_begin(logs)
+        if self.trainer.initial_epoch == 0:  # a resumed run keeps its saved state
+            self._reset()
+        elif self.best_weights is not None:  # a resumed run's: they must fit this model
+            shapes = [{k: np.shape(a) for k, a in saved.items()} if isinstance(saved, dict)
+                      else None for saved in self.best_weights]
+            if shapes != [{k: a.shape for k, a in (layer.params | layer.buffers).items()}
+                          for layer in self.model.layers]:
+                raise ValueError("EarlyStopping: the saved best weights do not fit this "
+                                 "model's layers")
+
+    def _beats(self, value: float, reference: float | None) -> bool:
+        if not math.isfinite(value):
+            return False
+        if reference is None:
+            return True
+        if self.mode == "min":
+            return value < reference - self.min_delta
+        return value > reference + self.min_delta
 
     def on_epoch_end(self, epoch, logs):
-        if self.improved(logs):
-            self.best, self.best_epoch, self.wait = float(logs[self.monitor]), epoch, 0
-            if self.restore_best:
-                self.best_weights = [{k: a.copy() for k, a in (layer.params | layer.buffers)
-                                      .items()} for layer in self.model.layers]
+        value = logs.get(self.monitor)
+        if value is None or epoch < self.start_from_epoch:
             return
+        if self.restore_best and self.best_weights is None:
+            self._keep_weights(epoch)  # the first epoch watched is the best until beaten
         self.wait += 1
-        if self.wait > self.patience:
+        if self._beats(float(value), self.best):
+            self.best, self.best_epoch = float(value), epoch
+            if self.restore_best:
+                self._keep_weights(epoch)
+            if self.baseline is None or self._beats(float(value), self.baseline):
+                self.wait = 0
+            return
+        if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
             self.trainer.stop_training = True
 
+    def _keep_weights(self, epoch: int) -> None:
+        self.best_weights = [{k: a.copy() for k, a in (layer.params | layer.buffers).items()}
+                             for layer in self.model.layers]
+        self._weights_epoch = epoch
+
     def on_train_end(self, logs):
+        restored = None
         if self.restore_best and self.best_weights is not None:
             for layer, saved in zip(self.model.layers, self.best_weights):
                 for k, a in saved.items():
                     store = layer.params if k in layer.params else layer.buffers
                     store[k][...] = a
+            restored = self._weights_epoch
+        line = self.message(restored)
+        if line and self.verbose:
+            print(line, flush=True)
+
+    def message(self, restored: int | None) -> str:
+        """The line said at the end: the stop, and the weights restored (epochs 1-based)."""
+        parts = []
+        if self.stopped_epoch is not None:
+            best = "" if self.best is None else (f" (best {self.best:.4g} at epoch "
+                                                  f"{self.best_epoch + 1})")
+            parts.append(f"early stopping after epoch {self.stopped_epoch + 1}: {self.monitor} "
+                         f"has not improved for {self.wait} epochs{best}")
+        last = self.trainer.completed_epochs - 1 if self.trainer is not None else None
+        if restored is not None and restored != last:
+            parts.append(f"restored the weights of epoch {restored + 1}")
+        return "; ".join(parts)
 
     def state(self):
         return super().state() | {"wait": self.wait, "best_epoch": self.best_epoch,
-                                  "best_weights": self.best_weights}
+                                  "best_weights": self.best_weights,
+                                  "weights_epoch": self._weights_epoch}
 
     def load_state(self, state):
         super().load_state(state)
         self.wait, self.best_epoch = state.get("wait", 0), state.get("best_epoch")
         self.best_weights = state.get("best_weights")
-
-    def on_train_begin(self, logs):
-        super().on_train_begin(logs)
-        if self.best_weights is not None:  # a resumed run's: they must fit this model
-            layers = self.model.layers
-            shapes = [{k: np.shape(a) for k, a in saved.items()} if isinstance(saved, dict)
-                      else None for saved in self.best_weights]
-            if shapes != [{k: a.shape for k, a in (layer.params | layer.buffers).items()}
-                          for layer in layers]:
-                raise ValueError("EarlyStopping: the saved best weights do not fit this "
-                                 "model's layers")
+        self._weights_epoch = state.get("weights_epoch", self.best_epoch)
 
 
 def _check_writable_path(owner: str, path: Path) -> None:
@@ -215,13 +292,15 @@ CSVLogger = HistoryLogger
 class ProgressBar(Callback):
     """A tqdm bar per epoch (images, rate, time left, running loss), then one line of the
     epoch's metrics. Drawn only when stderr is a terminal (or in a notebook) unless
-    ``force``; ``every`` prints every n-th epoch's line only. While the run's first batch runs
-    the bar says the kernels are compiling, and the rate and time left leave that time out."""
+    ``force``; ``lines=True`` draws no bar and prints the epoch's line (to stdout: logs,
+    pipes, CI), as Keras's ``verbose=2``. ``every`` prints every n-th epoch's line only. While
+    the run's first batch runs the bar says the kernels are compiling, and the rate and time
+    left leave that time out."""
 
-    def __init__(self, force: bool = False, every: int = 1) -> None:
-        self.force = bool(force)
+    def __init__(self, force: bool = False, every: int = 1, lines: bool = False) -> None:
+        self.force, self.lines = bool(force), bool(lines)
         self.every = check_count("ProgressBar", "every", every, 1)
-        self.enabled = self.force or stderr_is_terminal()
+        self.enabled = not self.lines and (self.force or stderr_is_terminal())
         self.bar = None
         self.first = True
 
@@ -243,9 +322,13 @@ class ProgressBar(Callback):
 
     def on_epoch_end(self, epoch, logs):
         self.bar.close()
-        if self.bar.enabled and ((epoch + 1) % self.every == 0 or epoch + 1 == self.trainer.epochs
-                                 or self.trainer.stop_training):
+        if not ((epoch + 1) % self.every == 0 or epoch + 1 == self.trainer.epochs
+                or self.trainer.stop_training):
+            return
+        if self.bar.enabled:
             self.bar.write(format_epoch(epoch, self.trainer.epochs, logs))
+        elif self.lines:
+            print(format_epoch(epoch, self.trainer.epochs, logs), flush=True)
 
     def on_train_end(self, logs):
         if self.bar is not None:
@@ -255,8 +338,8 @@ class ProgressBar(Callback):
 def format_epoch(epoch: int, epochs: int, logs: dict) -> str:
     """``epoch 1/2: loss 0.2315, acc 93.07%, val_loss 0.0712, val_acc 97.86%, 5.3s``"""
     parts = []
-    for k in ("loss", "accuracy", "val_loss", "val_accuracy"):
-        if k in logs:
+    for k in logs:  # the scores: loss, accuracy, the metrics, then their val_ twins
+        if k not in ("lr", "seconds"):
             short = k.replace("accuracy", "acc")
             parts.append(f"{short} {logs[k]:.2%}" if "acc" in short else f"{k} {logs[k]:.4f}")
     return f"epoch {epoch + 1}/{epochs}: " + ", ".join(parts) + f", {logs['seconds']:.1f}s"

@@ -56,6 +56,10 @@ class Layer:
     @property
     def params(self) -> dict[str, np.ndarray]:
         if self._params is None:
+            if not self.built:
+                raise NotBuiltError(f"{self!r} is not built yet: its input size is inferred "
+                                    f"from the first batch the model sees (fit, predict), or "
+                                    f"give the first layer input_shape=")
             self.reset(np.random.default_rng(0), np.dtype(np.float32))
         return self._params
 
@@ -75,6 +79,32 @@ class Layer:
     def shapes(self) -> dict[str, tuple[int, ...]]:
         """The shape of every parameter and buffer, computed from the configuration alone."""
         return {}
+
+    inferred = ""
+    """The attribute a Keras-style layer may leave None (``Dense(128)``: ``in_features``), to
+    be set by :meth:`build` from the first input shape the model sees."""
+
+    input_shape: tuple[int, ...] | None = None
+    """Keras's ``input_shape=``: one sample's shape, declared on a model's first layer."""
+
+    activation: str | None = None
+    """Keras's ``activation=`` (Dense, Conv2D): the model adds that layer after this one."""
+
+    @property
+    def built(self) -> bool:
+        """Whether every size is known (an inferred one is set by :meth:`build`)."""
+        return not self.inferred or getattr(self, self.inferred) is not None
+
+    def build(self, shape: tuple[int, ...]) -> None:
+        """Sets the inferred size from one sample's input shape (channels first)."""
+        if not self.built:
+            if len(shape) != self.rank_in:
+                dims = "(N, features)" if self.rank_in == 1 else "(N, C, H, W)"
+                hint = "; add fn.Flatten() before it" if self.rank_in == 1 else ""
+                raise _shape_error(self, dims, shape, hint)
+            setattr(self, self.inferred, int(shape[0]))
+
+    rank_in = 0  # the per-sample input rank that build() reads the size from
 
     def reset(self, rng: np.random.Generator, dtype: np.dtype) -> None:
         """(Re)initializes the parameters; layers without parameters have nothing to do."""
@@ -138,10 +168,35 @@ class ShapeError(ValueError):
     """A layer was given an input of the wrong shape."""
 
 
-def _shape_error(layer: Layer, expected: str, shape: tuple[int, ...]) -> ShapeError:
+class NotBuiltError(ValueError):
+    """A layer whose input size is inferred was used before a model saw its input shape."""
+
+
+def _shape_error(layer: Layer, expected: str, shape: tuple[int, ...],
+                 hint: str = "") -> ShapeError:
     """The error for an input of ``shape`` where ``layer`` expects ``expected``."""
     got = "(N, " + ", ".join(str(d) for d in shape) + ")"
-    return ShapeError(f"{layer!r} expects input of shape {expected}, got {got}")
+    return ShapeError(f"{layer!r} expects input of shape {expected}, got {got}{hint}")
+
+
+def _square(layer: str, name: str, value: object) -> object:
+    """Keras's (k, k) pairs as one k (fastnn's windows and strides are square)."""
+    if isinstance(value, tuple | list):
+        if len(value) != 2 or value[0] != value[1]:
+            raise ValueError(f"{layer} {name} {tuple(value)!r}: fastnn takes square sizes, "
+                             f"one integer or (k, k)")
+        return value[0]
+    return value
+
+
+def _input_shape(layer: str, shape: object) -> tuple[int, ...] | None:
+    if shape is None:
+        return None
+    if not (isinstance(shape, tuple | list) and shape and all(
+            isinstance(d, numbers.Integral) and not isinstance(d, bool) and d > 0 for d in shape)):
+        raise ValueError(f"{layer} input_shape must be one sample's shape, positive integers "
+                         f"such as (28, 28, 1) or (784,), got {shape!r}")
+    return tuple(int(d) for d in shape)
 
 
 def _int(layer: str, name: str, value: object, minimum: int) -> int:
@@ -149,14 +204,32 @@ def _int(layer: str, name: str, value: object, minimum: int) -> int:
 
 
 class Dense(Layer):
-    """Fully connected: (in_features,) -> (out_features,), y = x @ w.T + b."""
+    """Fully connected: (in_features,) -> (out_features,), y = x @ w.T + b.
+
+    ``Dense(128)`` (Keras's ``units``) leaves the input size to be inferred from the first
+    batch or the first layer's ``input_shape=``.
+    """
 
     multiply_adds = True
+    inferred, rank_in = "in_features", 1
 
-    def __init__(self, in_features: int, out_features: int, init="he") -> None:
+    def __init__(self, in_features: int | None = None, out_features: int | None = None,
+                 init="he", *, units: int | None = None,
+                 input_shape: tuple[int, ...] | None = None, activation: str | None = None
+                 ) -> None:
         super().__init__()
-        self.in_features = _int("Dense", "in_features", in_features, 1)
+        self.activation = _activation_name("Dense", activation)  # the model adds the layer
+        if units is not None or out_features is None:  # Keras: Dense(units)
+            if units is not None and out_features is not None:
+                raise ValueError("Dense: give out_features or units (Keras's name), not both")
+            in_features, out_features = None, units if units is not None else in_features
+        if out_features is None:
+            raise ValueError("Dense needs its number of outputs: Dense(128) or "
+                             "Dense(in_features, out_features)")
+        self.in_features = (None if in_features is None
+                            else _int("Dense", "in_features", in_features, 1))
         self.out_features = _int("Dense", "out_features", out_features, 1)
+        self.input_shape = _input_shape("Dense", input_shape)
         self.init = init
         initializers.get(init)  # an unknown name fails here, not at the first use
 
@@ -211,14 +284,40 @@ class Conv2D(Layer):
     """
 
     multiply_adds = True
+    inferred, rank_in = "in_channels", 3
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-                 padding: int | str = 0, init="he") -> None:
+    def __init__(self, in_channels: int | None = None, out_channels: int | None = None,
+                 kernel_size: int | tuple[int, int] | None = None, stride: int = 1,
+                 padding: int | str = 0, init="he", *, filters: int | None = None,
+                 strides: int | tuple[int, int] | None = None,
+                 input_shape: tuple[int, ...] | None = None, activation: str | None = None
+                 ) -> None:
         super().__init__()
-        self.in_channels = _int("Conv2D", "in_channels", in_channels, 1)
+        self.activation = _activation_name("Conv2D", activation)  # the model adds the layer
+        if filters is not None:  # Keras: Conv2D(filters=32, kernel_size=3)
+            if out_channels is not None:
+                raise ValueError("Conv2D: give out_channels or filters (Keras's name), not both")
+            if in_channels is not None and kernel_size is None:
+                kernel_size, in_channels = in_channels, None
+            out_channels = filters
+        elif kernel_size is None and out_channels is not None:  # Keras: Conv2D(32, 3)
+            in_channels, out_channels, kernel_size = None, in_channels, out_channels
+        elif out_channels is None and kernel_size is not None:  # Conv2D(32, kernel_size=3)
+            in_channels, out_channels = None, in_channels
+        if out_channels is None or kernel_size is None:
+            raise ValueError("Conv2D needs its filters and kernel size: Conv2D(32, 3) or "
+                             "Conv2D(in_channels, out_channels, kernel_size)")
+        if strides is not None:
+            stride = strides
+        if padding == "valid":
+            padding = 0
+        self.in_channels = (None if in_channels is None
+                            else _int("Conv2D", "in_channels", in_channels, 1))
         self.out_channels = _int("Conv2D", "out_channels", out_channels, 1)
-        self.kernel_size = _int("Conv2D", "kernel_size", kernel_size, 1)
-        self.stride = _int("Conv2D", "stride", stride, 1)
+        self.kernel_size = _int("Conv2D", "kernel_size",
+                                _square("Conv2D", "kernel_size", kernel_size), 1)
+        self.stride = _int("Conv2D", "stride", _square("Conv2D", "stride", stride), 1)
+        self.input_shape = _input_shape("Conv2D", input_shape)
         if padding == "same":
             if self.stride != 1:
                 raise ValueError(f'Conv2D padding="same" needs stride 1, got {self.stride}')
@@ -227,7 +326,8 @@ class Conv2D(Layer):
             except ValueError as e:
                 raise ValueError(f"Conv2D {e}") from None
         elif isinstance(padding, str):
-            raise ValueError(f'Conv2D padding must be an integer or "same", got {padding!r}')
+            raise ValueError(f'Conv2D padding must be an integer, "same" or "valid", got '
+                             f'{padding!r}')
         else:
             self.padding = _int("Conv2D", "padding", padding, 0)
         self.padding_arg = padding if padding == "same" else self.padding
@@ -297,9 +397,13 @@ class Conv2D(Layer):
 class _Pool2D(Layer):
     """size x size windows over (C, H, W); stride defaults to size."""
 
-    def __init__(self, size: int = 2, stride: int | None = None) -> None:
+    def __init__(self, size: int = 2, stride: int | None = None, *,
+                 pool_size: int | tuple[int, int] | None = None,
+                 strides: int | tuple[int, int] | None = None) -> None:
         super().__init__()
         name = type(self).__name__
+        size = size if pool_size is None else _square(name, "pool_size", pool_size)
+        stride = stride if strides is None else _square(name, "strides", strides)
         self.size = _int(name, "size", size, 1)
         self.stride = self.size if stride is None else _int(name, "stride", stride, 1)
 
@@ -400,11 +504,18 @@ class _BatchNorm(Layer):
     """
 
     rank = 0  # per-sample input rank
+    inferred = "channels"
 
-    def __init__(self, channels: int, momentum: float = 0.1, eps: float = 1e-5) -> None:
+    def __init__(self, channels: int | None = None, momentum: float = 0.1, eps: float = 1e-5,
+                 *, axis: int | None = None) -> None:
         super().__init__()
         name = type(self).__name__
-        self.channels = _int(name, "channels", channels, 1)
+        if axis not in (None, 1, -1):
+            raise ValueError(f"{name} axis must be 1 or -1 (the channels: fastnn's layers "
+                             f"keep them first, and a channels-last model converts its input "
+                             f"at the edge), got {axis!r}")
+        self.rank_in = self.rank
+        self.channels = None if channels is None else _int(name, "channels", channels, 1)
         if not (isinstance(momentum, numbers.Real) and 0 <= momentum <= 1):
             raise ValueError(f"{name} momentum must be in [0, 1], got {momentum!r}")
         if not (isinstance(eps, numbers.Real) and eps > 0):
@@ -628,6 +739,39 @@ class Dropout(Layer):
 
     def keras_layers(self, keras, params, in_shape):
         return [keras.layers.Dropout(self.p)]
+
+
+class OutputSoftmax(Layer):
+    """Keras's softmax output (``Activation("softmax")``, ``Dense(10, activation="softmax")``)
+    as the last layer: the model leaves it out, since its cross-entropy loss takes the logits
+    and ``predict`` gives the softmax probabilities, as the Keras model did. Anywhere else it
+    is an error (:class:`fastnn.Sequential` says so)."""
+
+    def forward(self, x, training=False):
+        raise RuntimeError("OutputSoftmax is a marker that Sequential leaves out")
+
+
+KERAS_ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "softmax": OutputSoftmax}
+
+
+def _activation_name(owner: str, name: object) -> str | None:
+    """Keras's ``activation=`` of Dense and Conv2D, checked (None or "linear": none)."""
+    if name is None or name == "linear":
+        return None
+    if name not in KERAS_ACTIVATIONS:
+        raise ValueError(f"{owner} activation {name!r}: unknown; choose one of "
+                         f"{', '.join(KERAS_ACTIVATIONS)} (or add the layer, e.g. fn.ReLU())")
+    return name
+
+
+def Activation(name: str) -> Layer:  # noqa: N802  (Keras's name, a class there)
+    """Keras's ``Activation("relu")``: the layer of that name (``"relu"``, ``"sigmoid"``,
+    ``"tanh"``); ``"softmax"`` as a model's last layer is its output (see
+    :class:`OutputSoftmax`)."""
+    checked = _activation_name("Activation", name)
+    if checked is None:
+        raise ValueError(f"Activation({name!r}) does nothing: leave it out")
+    return KERAS_ACTIVATIONS[checked]()
 
 
 LAYERS = {cls.__name__: cls for cls in (Dense, Conv2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D,

@@ -103,13 +103,22 @@ class BinaryCrossEntropy(Loss):
 
 LOSSES = {cls.name: cls for cls in (SoftmaxCrossEntropy, MulticlassHinge, BinaryCrossEntropy)}
 LOSSES["softmax_cross_entropy"] = SoftmaxCrossEntropy
+KERAS_NAMES = {"sparse_categorical_crossentropy": SoftmaxCrossEntropy,
+               "categorical_crossentropy": SoftmaxCrossEntropy,
+               "binary_crossentropy": BinaryCrossEntropy,
+               "categorical_hinge": MulticlassHinge}
+"""Keras's loss names, on logits as fastnn's are (one-hot labels become class indices in
+``fit``); a model saves the fastnn name."""
 
 
 def get(loss: str | Loss) -> Loss:
     if isinstance(loss, Loss):
         return loss
+    if loss in KERAS_NAMES:
+        return KERAS_NAMES[loss]()
     if loss not in LOSSES:
-        raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+        raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)} (or "
+                         f"Keras's {', '.join(KERAS_NAMES)})")
     return LOSSES[loss]()
 
 

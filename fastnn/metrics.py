@@ -49,3 +49,79 @@ def format_report(report: dict) -> str:
     lines.append(f"{'macro avg':<{width}}  {m['precision']:9.3f}  {m['recall']:6.3f}  "
                  f"{m['f1']:5.3f}  {total:7d}")
     return "\n".join(lines)
+
+
+# --- metrics shown during fit (Keras's metrics=[...]) ---------------------------------------
+
+
+class Metric:
+    """A per-sample score that ``fit`` averages over each epoch (and the validation data):
+    ``count(logits, labels, predicted)`` is the batch's sum; ``name`` its key in the history
+    (``val_`` + name for the validation data)."""
+
+    name = ""
+
+    def count(self, logits: np.ndarray, y: np.ndarray, predicted: np.ndarray) -> float:
+        raise NotImplementedError
+
+
+class Accuracy(Metric):
+    """The share of samples whose predicted class is the label (always in the history)."""
+
+    name = "accuracy"
+
+    def count(self, logits, y, predicted):
+        return float(np.sum(predicted == y))
+
+
+class TopK(Metric):
+    """The share of samples whose label is among the ``k`` likeliest classes (logits (N, K),
+    labels (N,)); Keras's ``top_k_categorical_accuracy`` (k=5)."""
+
+    def __init__(self, k: int = 5) -> None:
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValueError(f"TopK k must be an integer >= 1, got {k!r}")
+        self.k = k
+        self.name = f"top_{k}_accuracy"
+
+    def count(self, logits, y, predicted):
+        if logits.shape[1] <= self.k:
+            return float(len(y))
+        top = np.argpartition(-logits, self.k - 1, axis=1)[:, : self.k]
+        return float(np.sum(top == np.asarray(y)[:, None]))
+
+
+_ACCURACY = {"accuracy", "acc", "categorical_accuracy", "sparse_categorical_accuracy"}
+_TOP_K = {"top_k", "top_k_accuracy", "top_k_categorical_accuracy",
+          "sparse_top_k_categorical_accuracy"}
+
+
+def get(metric: str | Metric) -> Metric:
+    """A metric from Keras's names: ``"accuracy"`` (``"acc"``, ``"categorical_accuracy"``,
+    ``"sparse_categorical_accuracy"``), ``"top_k"`` (``"top_k_categorical_accuracy"``..., k=5),
+    ``"top_3"`` (any k), or a :class:`Metric`."""
+    if isinstance(metric, Metric):
+        return metric
+    if isinstance(metric, str):
+        if metric in _ACCURACY:
+            return Accuracy()
+        if metric in _TOP_K:
+            return TopK()
+        if metric.startswith("top_") and metric[4:].isdigit():
+            return TopK(int(metric[4:]))
+    raise ValueError(f"unknown metric {metric!r}; fastnn has 'accuracy' (always shown), "
+                     f"'top_k' (k=5), 'top_3' (any k), or a fastnn.metrics.Metric")
+
+
+def get_all(metrics) -> list[Metric]:
+    """The metrics besides accuracy (which every run has), each once, in the order given."""
+    if metrics is None:
+        return []
+    if isinstance(metrics, str | Metric):
+        metrics = [metrics]
+    found: dict[str, Metric] = {}
+    for m in metrics:
+        m = get(m)
+        if not isinstance(m, Accuracy):
+            found.setdefault(m.name, m)
+    return list(found.values())

@@ -6,7 +6,9 @@ what it reads.
 
 A model file holds the architecture as JSON (``architecture``) and every parameter and buffer
 (BatchNorm's running statistics) as an array named by its key (:func:`key`, ``"layer0.w"``, the
-key ``model.parameters()`` and the optimizer's state use too). A checkpoint is a model file plus
+key ``model.parameters()`` and the optimizer's state use too); the architecture may also hold
+``input_stats``, the training inputs' mean, std, min and max per channel (files written before
+it have none). A checkpoint is a model file plus
 the optimizer's state (``optimizer/{key}/{slot}``) and where training stands (``training``:
 epochs done, history, callback state with its arrays in ``callback/...``, and ``run``, the
 options that decide the run's numbers: seed, epochs, batch size, shuffle), so
@@ -41,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from ._io import atomic_open
+from .inputs import check_statistics
 from .layers import LAYERS, Layer
 from .optim import Optimizer
 
@@ -168,7 +171,7 @@ def _architecture(model, metadata: dict | None) -> dict:
         "layers": [{"type": type(layer).__name__, "config": layer.config()}
                    for layer in model.layers],
         "metadata": metadata or {},
-    }
+    } | ({"input_stats": model.input_stats} if model.input_stats is not None else {})
     to_json(metadata or {}, "metadata", MAX_JSON_DEPTH - 1)  # the architecture holds it
     return arch
 
@@ -313,6 +316,8 @@ def _read_architecture(zf: zipfile.ZipFile, headers: dict) -> dict:
                                   and all(isinstance(n, str) for n in names)):
         raise ValueError("class_names is not a list of strings")  # counted once layers are built
     _expect(arch.setdefault("metadata", {}), dict, "metadata")
+    if arch.setdefault("input_stats", None) is not None:  # files before it have none
+        check_statistics(arch["input_stats"])
     return arch
 
 
@@ -329,16 +334,19 @@ def build_layer(i: int, spec: object) -> Layer:
         raise ValueError(f"layer {i} has unknown type {kind!r}")
     _expect(config, dict, f"layer {i} ({kind}) config")
     cls = LAYERS[kind]
-    allowed = set(inspect.signature(cls).parameters)
+    allowed = set(inspect.signature(cls).parameters) - {"activation"}  # saved as layers
     for option, value in config.items():
         if option not in allowed:
             raise ValueError(f"layer {i} ({kind}) has no option {option!r}")
         if not isinstance(value, numbers.Real | str):
             raise ValueError(f"layer {i} ({kind}) {option} is a {type(value).__name__}")
     try:
-        return cls(**config)
+        layer = cls(**config)
     except (TypeError, ValueError) as e:
         raise ValueError(f"layer {i}: {e}") from None
+    if not layer.built:
+        raise ValueError(f"layer {i} ({kind}) lacks its {layer.inferred}")
+    return layer
 
 
 def read(path: str | os.PathLike, max_bytes: int,

@@ -38,6 +38,15 @@ class Optimizer:
         self.state: dict[str, tuple[np.ndarray, ...]] = {}
 
     @property
+    def learning_rate(self) -> float:
+        """Keras's name for ``lr``."""
+        return self.lr
+
+    @learning_rate.setter
+    def learning_rate(self, value: float) -> None:
+        self.lr = Optimizer(value).lr  # checked as in the constructor
+
+    @property
     def current_lr(self) -> float:
         """The rate the next step applies: ``lr * scale``."""
         return self.lr * self.scale
@@ -105,6 +114,7 @@ class SGD(Optimizer):
     def __init__(self, lr: float = 0.01, momentum: float = 0.0, **kwargs) -> None:
         if "weight_decay" in kwargs:
             raise TypeError(_NO_WEIGHT_DECAY.format(name="SGD"))
+        lr = _learning_rate("SGD", lr, 0.01, kwargs)
         if kwargs:
             raise TypeError(f"SGD got unexpected arguments {sorted(kwargs)}")
         super().__init__(lr)
@@ -136,6 +146,7 @@ class Adam(Optimizer):
                  eps: float = 1e-8, **kwargs) -> None:
         if "weight_decay" in kwargs:
             raise TypeError(_NO_WEIGHT_DECAY.format(name="Adam"))
+        lr = _learning_rate("Adam", lr, 1e-3, kwargs)
         if kwargs:
             raise TypeError(f"Adam got unexpected arguments {sorted(kwargs)}")
         super().__init__(lr)
@@ -160,6 +171,28 @@ class Adam(Optimizer):
 
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+
+
+def _learning_rate(name: str, lr: float, default: float, kwargs: dict) -> float:
+    """``lr``, or Keras's ``learning_rate=`` (taken out of ``kwargs``); not both."""
+    if "learning_rate" not in kwargs:
+        return lr
+    if lr != default:
+        raise TypeError(f"{name}: give lr or learning_rate (Keras's name), not both")
+    return kwargs.pop("learning_rate")
+
+
+def get(optimizer: str | Optimizer) -> Optimizer:
+    """An optimizer, or a new one with its default settings from a name (Keras's strings):
+    ``"adam"`` (lr 1e-3) or ``"sgd"`` (lr 0.01), in any case."""
+    if isinstance(optimizer, Optimizer):
+        return optimizer
+    if isinstance(optimizer, str) and optimizer.lower() in OPTIMIZERS:
+        return OPTIMIZERS[optimizer.lower()]()
+    if isinstance(optimizer, type) and issubclass(optimizer, Optimizer):
+        return optimizer()
+    raise ValueError(f"unknown optimizer {optimizer!r}; give 'adam', 'sgd' or an optimizer "
+                     f"such as fn.Adam(1e-3)")
 
 
 def from_config(config: dict) -> Optimizer:

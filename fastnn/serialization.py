@@ -50,6 +50,7 @@ def build_model(path: Path, arch: dict, layers: list[Layer], arrays: dict) -> Se
             for name in store:
                 store[name] = arrays[key(i, name)]
     model.metadata = arch["metadata"]
+    model.input_stats = arch["input_stats"]
     return model
 
 
@@ -105,7 +106,9 @@ OPTIMIZER_FIELDS: dict[str, dict[str, Rule]] = {
 CALLBACK_FIELDS: dict[str, dict[str, Rule]] = {
     "EarlyStopping": {"best": (lambda v: v is None or _number(v), "a number or null"),
                       "wait": (_count, "an integer >= 0"),
-                      "best_epoch": (lambda v: v is None or _count(v), "an integer >= 0 or null")},
+                      "best_epoch": (lambda v: v is None or _count(v), "an integer >= 0 or null"),
+                      "weights_epoch": (lambda v: v is None or _count(v),
+                                        "an integer >= 0 or null")},
     "ReduceLROnPlateau": {"best": (lambda v: v is None or _number(v), "a number or null"),
                           "wait": (_count, "an integer >= 0"),
                           "scale": (lambda v: _finite(v) and 0 < v <= 1, "in (0, 1]")},

@@ -29,15 +29,27 @@ import numpy as np
 
 from . import inputs
 from . import losses as losses_mod
+from . import metrics as metrics_mod
+from . import optim as optim_mod
 from .callback_base import Callback
 from .callbacks import ProgressBar
 from .layers import BatchNorm1D, _BatchNorm
 from .optim import SGD, Adam, Optimizer
+from .progress import _in_notebook, stderr_is_terminal
 from .schedules import ProgressSchedule, Schedule
 
 Transform = Callable[[np.ndarray, np.ndarray, np.random.Generator],
                      tuple[np.ndarray, np.ndarray]]
 """A per-batch transform (augmentation): (x, y, rng) -> (x, y), applied to training batches."""
+
+
+class History(dict):
+    """What ``fit`` returns: the per-epoch metrics by name (a dict of lists), also as
+    ``.history`` (Keras's ``H.history["loss"]``)."""
+
+    @property
+    def history(self) -> History:
+        return self
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -115,13 +127,14 @@ def _split(x: np.ndarray, y: np.ndarray, fraction: float):
 
 
 def fit(model, x, y=None, loss: str | losses_mod.Loss | None = None,
-        optimizer: Optimizer | None = None, epochs: int = 1, batch_size: int = 32,
+        optimizer: Optimizer | str | None = None, epochs: int = 1, batch_size: int = 32,
         validation_data=None, seed: int = 0, progress: bool | None = None,
         schedule: Schedule | None = None, shuffle: bool = True,
         on_epoch_end: Callable[[int, dict], None] | None = None, *,
         callbacks: Sequence | None = None, validation_split: float = 0.0,
         initial_epoch: int = 0, steps_per_epoch: int | None = None,
-        resume=None, augment=None, drop_last: bool = False) -> dict[str, list]:
+        resume=None, augment=None, metrics: Sequence | None = None,
+        verbose: int | str = "auto", drop_last: bool = False) -> dict[str, list]:
     """Minibatch training (the loop is :class:`Trainer`, below). Returns the history:
     per-epoch ``loss``, ``accuracy`` (running means over the epoch's batches),
     ``val_loss``, ``val_accuracy``, ``lr``, ``seconds``, and ``first_batch_seconds``.
@@ -137,19 +150,35 @@ def fit(model, x, y=None, loss: str | losses_mod.Loss | None = None,
     epoch's last batch when it is smaller than ``batch_size`` (batch norm's statistics from a
     few samples are skewed: with batch norm, a last batch under a quarter of ``batch_size`` is
     a warning, and a batch of one sample for BatchNorm1D an error).
+
+    Keras's habits: ``optimizer="adam"`` or ``"sgd"`` (default settings), Keras's loss names
+    (one-hot labels (N, K) are taken), ``metrics=["top_k"]`` (more columns in the history, see
+    :mod:`fastnn.metrics`; accuracy is always there); what ``model.compile`` set is the
+    default. ``verbose``: 0 silent, 1 the progress bar, 2 one line per epoch (on stdout),
+    "auto" the bar on a terminal and lines elsewhere (``progress=True/False`` is 1/0).
     """
     if loss is not None:
         model.loss = losses_mod.get(loss)
+    if model.output_softmax and not isinstance(model.loss, losses_mod.SoftmaxCrossEntropy):
+        raise ValueError(f"the model ends in a softmax, which only the cross-entropy loss "
+                         f"applies (on the logits); with loss {model.loss.name!r} leave the "
+                         f"softmax out")
+    if optimizer is None:
+        optimizer = model.optimizer
+    if optimizer is not None:
+        optimizer = optim_mod.get(optimizer)
     if optimizer is None and resume is None:
         optimizer = Adam()
+    extra = metrics_mod.get_all(metrics) if metrics is not None else list(model.metrics)
     callbacks = list(callbacks or [])
     if schedule is not None:
         callbacks.append(schedule if isinstance(schedule, Callback)
                          else ProgressSchedule(schedule))
     if on_epoch_end is not None:
         callbacks.append(_HistoryHook(on_epoch_end))
-    if progress is not False and not any(isinstance(cb, ProgressBar) for cb in callbacks):
-        callbacks.insert(0, ProgressBar(force=bool(progress)))
+    verbose = _verbose(verbose, progress)
+    if verbose and not any(isinstance(cb, ProgressBar) for cb in callbacks):
+        callbacks.insert(0, ProgressBar(force=verbose == 1, lines=verbose == 2))
     if resume is not None:
         if resume.model is not model:
             raise ValueError("resume: train the checkpoint's own model, "
@@ -165,14 +194,29 @@ def fit(model, x, y=None, loss: str | losses_mod.Loss | None = None,
                          f"the total, counting the epochs already trained")
     data, validation = _batches(model, x, y, batch_size, shuffle, validation_data,
                                 validation_split, steps_per_epoch, drop_last)
+    if isinstance(data, ArrayBatches):  # saved with the model, for predict's warnings
+        model.input_stats = inputs.statistics(data.x)
     transform = None if augment is None else lambda xb, yb, rng: (augment(xb, rng), yb)
     trainer = Trainer(model, optimizer, data, validation, callbacks, epochs=total,
                       initial_epoch=start, seed=seed, transform=transform,
-                      history=resume.history if resume is not None else None)
+                      history=resume.history if resume is not None else None, metrics=extra)
     if resume is not None:
         resume.check(trainer)
         resume.restore(trainer.callbacks)
     return trainer.run()
+
+
+def _verbose(verbose: int | str, progress: bool | None) -> int:
+    """Keras's verbose as 0, 1 or 2: "auto" is the bar on a terminal (or in a notebook) and
+    one line per epoch elsewhere; ``progress`` True or False (fastnn's older switch) wins."""
+    if progress is not None:
+        return 1 if progress else 0
+    if verbose == "auto":
+        return 1 if stderr_is_terminal() or _in_notebook() else 2
+    if isinstance(verbose, bool) or verbose not in (0, 1, 2):
+        raise ValueError(f'verbose must be 0 (silent), 1 (progress bar), 2 (one line per '
+                         f'epoch) or "auto", got {verbose!r}')
+    return int(verbose)
 
 
 def _batches(model, x, y, batch_size, shuffle, validation_data, validation_split,
@@ -256,22 +300,24 @@ class Trainer:
     def __init__(self, model, optimizer: Optimizer, data: ArrayBatches | StreamBatches,
                  validation, callbacks: Sequence[Callback], *, epochs: int,
                  initial_epoch: int = 0, seed: int = 0, transform: Transform | None = None,
-                 history: dict | None = None) -> None:
+                 history: dict | None = None, metrics: Sequence = ()) -> None:
         self.model, self.optimizer, self.transform = model, optimizer, transform
         self.data, self.validation = data, validation
         self.epochs, self.initial_epoch, self.seed = epochs, initial_epoch, seed
         self.steps, self.samples = self.data.steps, self.data.samples
-        self.metric_names = ["loss", "accuracy", "lr", "seconds"]
+        self.metrics = list(metrics)  # besides accuracy (fastnn.metrics.Metric objects)
+        scores = ["loss", "accuracy", *(m.name for m in self.metrics)]
+        self.metric_names = scores + ["lr", "seconds"]
         if self.validation is not None:
-            self.metric_names[2:2] = ["val_loss", "val_accuracy"]
+            self.metric_names[len(scores):len(scores)] = [f"val_{k}" for k in scores]
         self.callbacks = list(callbacks)
         for cb in self.callbacks:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks must be fastnn.callbacks.Callback objects, got "
                                 f"{type(cb).__name__}")
         past = history or {}
-        self.history: dict[str, list] = {k: list(past.get(k, []))[: self.initial_epoch]
-                                         for k in self.metric_names}
+        self.history: dict[str, list] = History(
+            {k: list(past.get(k, []))[: self.initial_epoch] for k in self.metric_names})
         self.epoch = self.completed_epochs = self.initial_epoch
         self.batch = 0
         self.stop_training = False
@@ -360,6 +406,7 @@ class Trainer:
         self._call("on_epoch_begin", epoch, {})
         self.guard.start_epoch()
         seen = total_loss = correct = 0.0
+        counts = dict.fromkeys((m.name for m in self.metrics), 0.0)
         self.batch, broke = 0, False
         for batch, (xb, yb) in enumerate(self.data.batches(rng)):
             if self.transform is not None:
@@ -378,7 +425,10 @@ class Trainer:
                 self.history["first_batch_seconds"] = time.perf_counter() - self._start
             seen += len(yb)
             total_loss += loss * len(yb)
-            correct += float(np.sum(model.loss.labels(logits) == yb))
+            predicted = model.loss.labels(logits)
+            correct += float(np.sum(predicted == yb))
+            for m in self.metrics:
+                counts[m.name] += m.count(logits, yb, predicted)
             self.batch = batch + 1
             self._call("on_batch_end", batch, {"loss": total_loss / seen, "size": len(yb)})
             if self._sigint or self.stop_training:
@@ -391,22 +441,22 @@ class Trainer:
         if self.steps is None and not self._sigint:
             self.steps = self.batch
         logs = {"loss": total_loss / max(seen, 1), "accuracy": correct / max(seen, 1),
-                "lr": optimizer.current_lr}
+                "lr": optimizer.current_lr} | {k: v / max(seen, 1) for k, v in counts.items()}
         if self.validation is not None:
-            logs["val_loss"], logs["val_accuracy"] = self._validate()
+            logs |= {f"val_{k}": v for k, v in self._validate().items()}
         logs["seconds"] = time.perf_counter() - t0
         return {k: logs[k] for k in self.metric_names}
 
-    def _validate(self) -> tuple[float, float]:
+    def _validate(self) -> dict[str, float]:
+        """loss, accuracy and the metrics on the validation data (checked already)."""
         if isinstance(self.validation, tuple):
-            return self.model.evaluate(*self.validation)
-        total = correct = n = 0.0
+            return self.model._scores(*self.validation, self.metrics)
+        totals, n = {}, 0
         for xb, yb in self.validation.batches(None):
-            logits = self.model.forward(xb)
-            total += float(self.model.loss(logits, yb)[0]) * len(yb)
-            correct += float(np.sum(self.model.loss.labels(logits) == yb))
+            for k, v in self.model._scores(xb, yb, self.metrics).items():
+                totals[k] = totals.get(k, 0.0) + v * len(yb)
             n += len(yb)
-        return total / n, correct / n
+        return {k: v / n for k, v in totals.items()}
 
 
 # --- the divergence guard ------------------------------------------------------------------------

@@ -105,7 +105,7 @@ def test_early_stopping_stops_and_restores_the_best_weights():
     stop = cb.EarlyStopping("loss", patience=1, restore_best=True, min_delta=1e9)
     history = model.fit(x, y, optimizer=fn.SGD(0.1), epochs=10, batch_size=16,
                         callbacks=[Snap(), stop], progress=False)
-    assert len(history["loss"]) == 3 and stop.stopped_epoch == 2 and stop.best_epoch == 0
+    assert len(history["loss"]) == 2 and stop.stopped_epoch == 1 and stop.best_epoch == 0
     np.testing.assert_array_equal(model.layers[0].params["w"], snapshots[0])
 
 

@@ -82,7 +82,7 @@ def test_shape_errors_name_the_layer(layers, message):
 @pytest.mark.parametrize("make,message", [
     (lambda: fn.Conv2D(1, 4, 4, padding="same"), 'Conv2D padding="same" needs an odd kernel'),
     (lambda: fn.Conv2D(1, 4, 3, stride=2, padding="same"), "needs stride 1, got 2"),
-    (lambda: fn.Conv2D(1, 4, 3, padding="valid"), 'padding must be an integer or "same"'),
+    (lambda: fn.Conv2D(1, 4, 3, padding="full"), 'padding must be an integer, "same" or "valid"'),
     (lambda: fn.Conv2D(1, 4, 2.7), "Conv2D kernel_size must be an integer, got 2.7"),
     (lambda: fn.Conv2D(1, 4, 3, stride=0), "Conv2D stride must be >= 1, got 0"),
     (lambda: fn.BatchNorm2D(0), "BatchNorm2D channels must be >= 1"),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 import numpy as np
 
@@ -79,8 +80,17 @@ def _versions() -> str:
             f"python {platform.python_version()})")
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """A warning as one ``fastnn: warning: ...`` line, without the source file and line (a
+    list in the message joins the line)."""
+    text = " ".join(part.strip() for part in str(message).splitlines())
+    return f"fastnn: warning: {text}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    formatted = warnings.formatwarning  # how warnings print (recording them is unchanged)
+    warnings.formatwarning = _one_line_warning
     try:
         return args.func(args)
     except (ValueError, OSError, ImportError, ArithmeticError) as e:  # they name the problem
@@ -89,3 +99,5 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # training handles its own Ctrl-C; this is loading, evaluating...
         print("fastnn: interrupted", file=sys.stderr)
         return 130
+    finally:
+        warnings.formatwarning = formatted

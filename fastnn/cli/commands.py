@@ -14,6 +14,7 @@ import numpy as np
 from .. import data, inputs, metrics
 from .._io import atomic_write_text
 from ..compat.network import measure
+from ..data.download import cache_dir
 from ..data.images import pillow
 from ..export import input_shape_of, to_onnx
 from ..model import Sequential
@@ -111,6 +112,9 @@ def add_predict_parser(sub: argparse._SubParsersAction) -> None:
                          "or folders (their images, recursively)")
     predict.add_argument("--top-k", type=int, default=1, metavar="K",
                          help="show the K likeliest classes (default 1)")
+    predict.add_argument("--invert", action="store_true", help="invert the images first "
+                         "(1 - x for pixels in [0, 1]): dark digits on a light background for "
+                         "a model trained on light on dark")
     predict.set_defaults(func=cmd_predict)
 
 
@@ -140,6 +144,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         try:
             x = read_image(path, shape, mode)
             model.check_shape(x.shape[1:])
+            if args.invert:
+                x = inputs.invert(x, model.input_stats)
         except ValueError as e:  # the others still get their prediction
             print(f"fastnn: error: {path}: {e}" if str(path) not in str(e)
                   else f"fastnn: error: {e}", file=sys.stderr)
@@ -207,16 +213,33 @@ def add_compat_measure_parser(sub: argparse._SubParsersAction) -> None:
         "fastnn.compat.network.train (or the original). Unpickling runs code: only use it "
         "on files you trust.")
     measure.add_argument("params", help="the pickle of [params, cost]")
-    measure.add_argument("--data", help="directory with t10k-*.gz (default: $FASTNN_DATA/mnist "
-                         "if FASTNN_DATA is set, else the working directory)")
+    measure.add_argument("--data", help="directory with t10k-*.gz (default: $FASTNN_DATA/mnist, "
+                         "the working directory or the download cache, the first that has them)")
     measure.set_defaults(func=cmd_compat_measure)
 
 
+MEASURE_FILES = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+
+
+def _measure_data(given: str | None) -> str:
+    """The folder with MNIST's test files: --data (or its mnist/), else $FASTNN_DATA/mnist,
+    the working directory (where the original script looks) or fastnn's download cache."""
+    if given is not None:
+        places = [Path(given), Path(given) / "mnist"]
+    else:
+        places = [Path(os.environ["FASTNN_DATA"]) / "mnist"] if os.environ.get(
+            "FASTNN_DATA") else []
+        places += [Path.cwd(), cache_dir("mnist")]
+    for place in places:
+        if all((place / name).is_file() for name in MEASURE_FILES):
+            return str(place)
+    raise FileNotFoundError(f"compat-measure needs {' and '.join(MEASURE_FILES)}, not found in "
+                            f"{', '.join(map(str, places))}: give --data DIR (the folder that "
+                            f"holds them) or set FASTNN_DATA to the folder that holds mnist/")
+
+
 def cmd_compat_measure(args: argparse.Namespace) -> int:
-    data = args.data
-    if data is None and os.environ.get("FASTNN_DATA"):  # where fastnn keeps MNIST, if set
-        data = str(Path(os.environ["FASTNN_DATA"]) / "mnist")
-    accuracy, recall = measure(args.params, data)
+    accuracy, recall = measure(args.params, _measure_data(args.data))
     print(f"Overall Accuracy: {accuracy * 100:.2f}%")
     for digit, r in enumerate(recall):
         print(f"Digit {digit} Recall: {r * 100:.2f}%")

@@ -522,14 +522,13 @@ def _announce(args: argparse.Namespace, loaded: data.Splits, training: _Training
 
 
 def _callbacks(args: argparse.Namespace, out: Path, metadata: dict) -> list:
-    """The progress bar (or a line every twentieth of the epochs), the checkpoint and history
+    """The progress bar (on a terminal) and a line for every epoch, the checkpoint and history
     files, and --save-best's and --patience's callbacks."""
-    every = max(1, args.epochs // 20)
-    bar = ProgressBar(every=every) if not args.quiet else None
+    bar = ProgressBar() if not args.quiet else None
     shown = bar is not None and bar.enabled
 
     def report(epoch: int, logs: dict) -> None:
-        if not shown and ((epoch + 1) % every == 0 or epoch + 1 == args.epochs):
+        if not shown:  # the bar prints its own line
             print(f"epoch {epoch + 1}: train loss {logs['loss']:.4f}, test accuracy "
                   f"{logs['val_accuracy']:.2%} ({logs['seconds']:.1f}s)", flush=True)
 

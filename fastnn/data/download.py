@@ -210,7 +210,10 @@ def locate(dataset: IdxDataset, root: str | os.PathLike | None = None, download_
         return [p or download(spec, folder, mirrors or mirrors_of(dataset), timeout, deadline)
                 for spec, p in zip(dataset.files, found)]
     except DataError as e:
-        raise DataError(f"{e}\n{dataset.name}: looked for the files in "
+        raise DataError(f"{dataset.name} is not here and could not be downloaded: give --data DIR "
+                        f"(the folder with its files) or set FASTNN_DATA to the folder that "
+                        f"holds {dataset.name}/. Details:\n{e}\n{dataset.name}: looked for the "
+                        f"files in "
                         f"{', '.join(str(f) for f in folders)}" + _where_hint(dataset, folders)
                         ) from None
 

@@ -13,17 +13,19 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from ..inputs import integer
+from .download import locate
 from .folders import image_files, image_folder
 from .idx import DataError
 from .images import check_size
 from .matlab import from_mat
-from .mnist import mnist
+from .mnist import MNIST, mnist
 from .split import stratified_split
 
 
@@ -49,10 +51,21 @@ class Splits:
 
 def load_mnist(root: str | os.PathLike | None = None) -> Splits:
     """MNIST's 60,000 training and 10,000 test images (found as :func:`~fastnn.data.mnist`
-    finds them, downloaded if need be); classes "0".."9"."""
+    finds them, downloaded if need be); classes "0".."9". The description records the folder
+    they were read from (``root``), where ``fastnn evaluate`` looks first."""
     train, test = mnist(root)
+    folder = locate(MNIST, root, download_ok=False)[0].parent
     return Splits(train, test, [str(d) for d in range(10)],
-                  {"kind": "mnist", "input": {"size": [28, 28], "mode": "gray"}})
+                  {"kind": "mnist", "root": str(folder.resolve()),
+                   "input": {"size": [28, 28], "mode": "gray"}})
+
+
+def _has_mnist(folder: str) -> bool:
+    try:
+        locate(MNIST, folder, download_ok=False)
+        return True
+    except DataError:
+        return False
 
 
 def load_folder(root: str | os.PathLike, size: tuple[int, int] | int, mode: str,
@@ -144,8 +157,18 @@ def load_described(metadata: dict, data_dir: str | os.PathLike | None = None,
     info = description_of(metadata)
     _check_description(info, data_dir)
     kind = info["kind"]
+    recorded = info.get("root")
     if kind == "mnist":
+        if data_dir is None and isinstance(recorded, str):
+            if _has_mnist(recorded):
+                return load_mnist(recorded)
+            print(f"fastnn: note: the model was trained on MNIST from {recorded}, which no "
+                  f"longer holds it; looking in $FASTNN_DATA/mnist and the download cache "
+                  f"(--data DIR names another folder)", file=sys.stderr)
         return load_mnist(data_dir)
+    if data_dir is None and not Path(str(recorded)).exists():
+        raise DataError(f"the model was trained on the {kind} data at {recorded}, which is no "
+                        f"longer there; give --data with its new place")
     root = data_dir or info["root"]
     if kind == "files":
         return load_files(root, info["label_pattern"], tuple(info["input"]["size"]),

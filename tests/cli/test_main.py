@@ -76,13 +76,15 @@ def test_compat_measure_looks_in_fastnn_data(tmp_path):
     (tmp_path / "data" / "mnist").mkdir(parents=True)
     with open(tmp_path / "params.pkl", "wb") as f:
         pickle.dump([[], 0], f)
-    env = {"FASTNN_DATA": str(tmp_path / "data"), "PATH": "/usr/bin:/bin"}
+    env = {"FASTNN_DATA": str(tmp_path / "data"), "PATH": "/usr/bin:/bin",
+           "XDG_CACHE_HOME": str(tmp_path / "cache")}  # no MNIST in the cache either
     out = subprocess.run([sys.executable, "-m", "fastnn", "compat-measure",
                           str(tmp_path / "params.pkl")], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode != 0
     assert out.stderr.strip().startswith("fastnn: error:")
     assert str(tmp_path / "data" / "mnist") in out.stderr and "Traceback" not in out.stderr
+    assert "give --data DIR" in out.stderr and len(out.stderr.strip().splitlines()) == 1
 
 
 def test_ctrl_c_outside_training_is_one_line(monkeypatch, capsys):

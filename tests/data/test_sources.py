@@ -96,3 +96,41 @@ def test_fewer_training_samples_and_other_names():
 def test_an_incomplete_description_is_a_named_error(spec, message):
     with pytest.raises(DataError, match=re.escape(message)):
         data.sources.load_described({"data": spec})
+
+
+def test_an_mnist_model_records_where_its_data_was_and_looks_there_first(
+        data_root, tmp_path, monkeypatch, capsys):
+    """`fastnn evaluate` on a model trained with --data DIR reads DIR again (no download); when
+    DIR is gone it says so and looks in the usual places; when those fail too, the first line
+    of the error says what to do."""
+    copy = tmp_path / "elsewhere" / "mnist"
+    shutil.copytree(data_root / "mnist", copy)
+    loaded = data.load_mnist(tmp_path / "elsewhere")
+    assert loaded.description["root"] == str(copy.resolve())
+    metadata = {"data": loaded.description}
+    monkeypatch.setenv("FASTNN_DATA", str(tmp_path / "nothing"))  # not there, not downloaded
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("FASTNN_MNIST_MIRRORS", "http://127.0.0.1:9/")
+    assert_same(data.test_split(metadata), loaded.test)
+    assert capsys.readouterr().err == ""
+    shutil.rmtree(copy)
+    with pytest.raises(DataError) as err:
+        data.test_split(metadata)
+    first = str(err.value).splitlines()[0]
+    assert first == ("mnist is not here and could not be downloaded: give --data DIR (the "
+                     "folder with its files) or set FASTNN_DATA to the folder that holds "
+                     "mnist/. Details:")
+    assert f"trained on MNIST from {copy.resolve()}, which no longer holds it" in \
+        capsys.readouterr().err
+    monkeypatch.setenv("FASTNN_DATA", str(data_root))
+    assert_same(data.test_split(metadata), loaded.test)
+    assert not (tmp_path / "cache").exists()
+
+
+def test_a_model_whose_folder_is_gone_says_so(tmp_path):
+    write_folder(tmp_path / "pets", ["cat", "dog"], 6, (8, 8), "rgb")
+    metadata = {"data": data.load_folder(tmp_path / "pets", 8, "rgb", 0.3, 0).description}
+    shutil.rmtree(tmp_path / "pets")
+    with pytest.raises(DataError, match=r"trained on the folder data at .*pets, which is no "
+                                        r"longer there; give --data with its new place"):
+        data.test_split(metadata)

@@ -105,6 +105,17 @@ def test_members_that_are_not_arrays_or_hold_objects_are_refused(tmp_path):
     (lambda a: a.update(loss={"name": "evil"}), "evil"),
     (lambda a: a.update(class_names=[1, 2]), "class_names is not a list of strings"),
     (lambda a: a.update(metadata=[]), "metadata is a list, not a dict"),
+    (lambda a: a["layers"][4]["config"].pop("in_features"), r"layer 4 \(Dense\) lacks its "
+                                                            r"in_features"),
+    (lambda a: a.update(input_stats=[0.1]), "input_stats must hold exactly mean, std, min"),
+    (lambda a: a.update(input_stats={"mean": [0.1], "std": [0.3], "min": [0], "max": ["1"]}),
+     "input_stats max is not a list of finite numbers"),
+    (lambda a: a.update(input_stats={"mean": [0.1], "std": [0.3], "min": [0], "max": [1e999]}),
+     "input_stats max is not a list of finite numbers"),
+    (lambda a: a.update(input_stats={"mean": [0.1, 2], "std": [0.3], "min": [0], "max": [1]}),
+     "one mean, std >= 0 and min <= max per channel"),
+    (lambda a: a.update(input_stats={"mean": [0.1], "std": [0.3], "min": [2], "max": [1]}),
+     "one mean, std >= 0 and min <= max per channel"),
 ])
 def test_malformed_architectures_are_model_file_errors(tmp_path, change, message):
     arch, arrays = saved_parts(tmp_path)
@@ -122,7 +133,8 @@ JSON = st.recursive(st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.
 @settings(max_examples=150, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(path=st.lists(st.sampled_from(["layers", 0, 4, "config", "type", "loss", "in_features",
-                                      "out_features", "name", "l2", "dtype", "metadata"]),
+                                      "out_features", "name", "l2", "dtype", "metadata",
+                                      "input_stats", "mean", "units", "input_shape"]),
                      min_size=1, max_size=3),
        value=JSON)
 def test_any_json_in_any_place_loads_or_is_a_model_file_error(tmp_path, path, value):
