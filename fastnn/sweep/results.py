@@ -44,7 +44,7 @@ def row(spec: Spec, config: dict, result: dict | None, error: BaseException | No
             "seconds": f"{r['seconds']:.3f}" if r else "",
             "compile_seconds": f"{r['compile_seconds']:.3f}" if r else "",
             "host": _text(r.get("host")), "pid": _text(r.get("pid")),
-            "numba_threads": _text(r.get("numba_threads")),
+            "numba_threads": _text(r.get("threads")),
             "attempt": str(config.get("attempt", 1)),
             "error": f"{type(error).__name__}: {error}".replace("\n", " ") if error else ""}
     return out

@@ -59,7 +59,8 @@ def run_trial(config: dict) -> dict:
     threads for it; None keeps the process's). Returns the trial's record: ``values`` (the
     metric per epoch), ``value`` (the best epoch's, whose weights the model keeps),
     ``history``, ``seconds`` (training), ``compile_seconds`` (the warm-up fit, 0 when warm),
-    ``host``, ``pid``, ``numba_threads``, and ``model`` (the .npz file's bytes). Raises what
+    ``host``, ``pid``, ``threads`` (Numba's, in the trial), ``numba_threads`` (its pool, from
+    NUMBA_NUM_THREADS or the cores), and ``model`` (the .npz file's bytes). Raises what
     training raises (e.g. FloatingPointError when it diverges)."""
     entered = time.perf_counter()
     previous = numba.get_num_threads()
