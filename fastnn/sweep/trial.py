@@ -15,6 +15,7 @@ import numba
 import numpy as np
 
 from .. import backend, data
+from .._malloc import retain_freed_memory
 from ..callbacks import EarlyStopping
 from ..cli.train import _load_data, _set_up
 from .spec import parse_options
@@ -63,6 +64,7 @@ def run_trial(config: dict) -> dict:
     NUMBA_NUM_THREADS or the cores), and ``model`` (the .npz file's bytes). Raises what
     training raises (e.g. FloatingPointError when it diverges)."""
     entered = time.perf_counter()
+    retain_freed_memory()  # as fastnn train does (Dask's workers trim freed memory at 64 KiB)
     previous = numba.get_num_threads()
     if config.get("threads"):
         numba.set_num_threads(min(int(config["threads"]), numba.config.NUMBA_NUM_THREADS))
