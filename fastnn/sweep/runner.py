@@ -273,6 +273,8 @@ def _folder(out: str | Path | None, resume: str | Path | None) -> Path:
             raise FileNotFoundError(f"--resume {folder}: no sweep there (no spec.json)")
         return folder
     folder = Path(out) if out else next_run_folder(Path("runs") / "sweep")
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"--out {folder} is a file, not a folder")
     if folder.exists() and any(folder.iterdir()):
         raise ValueError(f"{folder} is not empty; choose another --out, or --resume {folder}")
     try:

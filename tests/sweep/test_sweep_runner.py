@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.io
+from sweep_data import tiny_spec, write_mat
 
 import fastnn as fn
 from fastnn.sweep import results as sweep_results
@@ -20,6 +21,16 @@ distributed = pytest.importorskip("distributed", reason="the sweep's Dask tests 
                                   "pip install 'fastnn[dist]'")
 
 TIMING = set(sweep_results.TIMES)
+
+
+@pytest.fixture
+def mat(tmp_path):
+    return write_mat(tmp_path / "tiny.mat")
+
+
+@pytest.fixture
+def spec(mat):
+    return tiny_spec(mat)
 
 
 def table(folder: Path) -> list[dict]:

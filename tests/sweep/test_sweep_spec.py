@@ -4,9 +4,20 @@ parameter, empty range, wrong type, unknown metric, not TOML...), also for rando
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sweep_data import tiny_spec, write_mat
 
 from fastnn.sweep import spec as sweep_spec
 from fastnn.sweep.spec import Range, SpecError
+
+
+@pytest.fixture
+def mat(tmp_path):
+    return write_mat(tmp_path / "tiny.mat")
+
+
+@pytest.fixture
+def spec(mat):
+    return tiny_spec(mat)
 
 
 def test_the_repository_spec_is_a_six_point_grid():
