@@ -53,6 +53,9 @@ from .serialization import Checkpoint, ModelFileError, load_checkpoint, save_che
 from .serialization import load_model as load
 from .training import TrainingInterrupted
 
+# isort: split
+from . import sweep  # last: its trials train the way fastnn.cli.train does
+
 __all__ = [
     "Activation", "Adam", "Augment", "AvgPool2D", "BatchNorm1D", "BatchNorm2D",
     "BinaryCrossEntropy", "Checkpoint", "Conv2D", "Dense", "Dropout", "Flatten",
@@ -61,5 +64,5 @@ __all__ = [
     "SoftmaxCrossEntropy", "Tanh", "TrainingInterrupted", "augment", "callbacks", "compat",
     "cosine", "data", "datasets", "export", "get_backend", "gradcheck", "init", "load",
     "load_checkpoint", "losses", "metrics", "models", "numeric_gradient", "optim",
-    "retain_freed_memory", "save_checkpoint", "set_backend", "use_backend",
+    "retain_freed_memory", "save_checkpoint", "set_backend", "sweep", "use_backend",
 ]

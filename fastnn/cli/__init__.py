@@ -7,10 +7,11 @@ r"""The ``fastnn`` command line.
     fastnn evaluate MODEL [--json FILE --plots DIR]   (fastnn report is the same)
     fastnn predict MODEL IMAGE_OR_FOLDER... [--top-k K] | fastnn export MODEL OUT.onnx
     fastnn bench [--quick] [--plot] | fastnn bench show|compare RESULT.json [NEW.json]
+    fastnn sweep SPEC.toml [--workers N --threads T | --scheduler tcp://HOST:PORT]
     fastnn compat-measure PARAMS.pkl | fastnn --version
 
 The commands and their parser functions live in :mod:`fastnn.cli.train`,
-:mod:`fastnn.cli.commands` and :mod:`fastnn.cli.bench`, the option types in
+:mod:`fastnn.cli.commands`, :mod:`fastnn.cli.bench` and :mod:`fastnn.cli.sweep`, the option types in
 :mod:`fastnn.cli.options`; this module assembles the parser and holds :func:`main`.
 """
 
@@ -23,7 +24,7 @@ import warnings
 import numpy as np
 
 from .._version import __version__
-from . import bench, commands, train
+from . import bench, commands, sweep, train
 from .bench import cmd_bench, cmd_bench_compare, cmd_bench_show
 from .commands import (
     PREDICT_SUFFIXES,
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_predict_parser(sub)
     commands.add_export_parser(sub)
     bench.add_parser(sub)
+    sweep.add_parser(sub)
     commands.add_compat_measure_parser(sub)
     return parser
 

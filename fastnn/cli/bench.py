@@ -13,7 +13,8 @@ from pathlib import Path
 
 from .. import benchmark, plots, zoo
 from .._io import atomic_write_text
-from ..benchmark import runner
+from ..benchmark import cluster, runner
+from ..sweep import runner as sweep_runner
 from .options import integer, new_file
 
 
@@ -58,6 +59,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        "default runs/bench/fastnn-bench-DATE-TIME.json)")
     bench.add_argument("--plot", nargs="?", const="", metavar="PNG", help="also draw log-log "
                        "curves of time against batch size (default: the JSON's name, .png)")
+    bench.add_argument("--scheduler", metavar="ADDRESS", help="run the bench once on each host "
+                       "of this Dask cluster, one host at a time; one JSON per machine in "
+                       "runs/bench/ (or the --json folder) and a table across machines "
+                       "(needs pip install 'fastnn[dist]')")
     bench.set_defaults(func=cmd_bench)
     more = bench.add_subparsers(dest="bench_command", metavar="compare | show")
     show = more.add_parser("show", help="the tables (and curves) of a saved bench result",
@@ -96,6 +101,8 @@ def _interrupt(signum, frame):  # a kill (SIGTERM) cleans up as Ctrl-C does
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.scheduler:
+        return _bench_hosts(args)
     json_path = _json_path(args.json)
     plot_path = None
     if args.plot is not None:
@@ -130,6 +137,41 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if plot_path is not None:
         plots.bench_curves(result, plot_path)
         print(f"wrote {plot_path}")
+    return 0
+
+
+def _bench_hosts(args: argparse.Namespace) -> int:
+    """--scheduler: the bench on each host in turn (its own plan), each result written as
+    soon as it is in, then the table across machines."""
+    if args.plot is not None:
+        raise ValueError("--plot draws one machine's curves: use fastnn bench show FILE --plot "
+                         "on a machine's file")
+    folder = Path(args.json) if args.json else Path("runs/bench")
+    if folder.suffix == ".json":
+        raise ValueError(f"--json {folder}: with --scheduler give a folder (one file per "
+                         f"machine goes there)")
+    full = not args.quick
+    plan = dict(networks=args.networks, threads=args.threads, batches=args.batches,
+                train_batches=args.train_batches, sizes=full if args.sizes is None
+                else args.sizes, load=full if args.load is None else args.load,
+                quick=args.quick)
+    settings = dict(rounds=args.rounds, timeout=args.timeout, optimizer=args.optimizer,
+                    quick=args.quick, kernels=full if args.kernels is None else args.kernels,
+                    budget=0.1 if args.quick else 0.3)
+    found = []
+    with sweep_runner.dask_client(None, 1, args.scheduler) as client:
+        for result in cluster.run_on_hosts(client, plan, settings, progress=lambda text: print(
+                f"  {text}", file=sys.stderr, flush=True)):
+            path = folder / cluster.file_name(result)
+            if path.exists():
+                path = new_file(str(path.with_name(
+                    f"{path.stem}-{time.strftime('%Y%m%d-%H%M%S')}.json")))
+            atomic_write_text(path, json.dumps(result, indent=1))
+            print(f"wrote {path}", file=sys.stderr)
+            found.append(result)
+    print(f"fastnn's medians on {len(found)} machine{'s' if len(found) != 1 else ''} (each "
+          f"machine's file has every table):\n")
+    print(cluster.machines_table(found))
     return 0
 
 
