@@ -18,6 +18,7 @@ at a time trains a model: a second, from another thread, is refused.
 
 from __future__ import annotations
 
+import math
 import numbers
 import signal
 import threading
@@ -494,7 +495,7 @@ class DivergenceGuard:
         self.epoch_buffers: list[np.ndarray] = []
         self.batch_buffers: list[np.ndarray] = []
         self.first_loss: float | None = None
-        self.x_peak = 0.0
+        self.x: np.ndarray | None = None  # this batch's inputs, for the error's "inputs up to"
         self.weight_limit = max(WEIGHT_LIMIT, 1e4 * _largest(self.params))
 
     def start_epoch(self) -> None:
@@ -503,8 +504,7 @@ class DivergenceGuard:
 
     def start_batch(self, x: np.ndarray | None = None) -> None:
         self.batch_buffers = [b.copy() for b in self.buffers]  # a few KB of statistics
-        if x is not None and x.size:
-            self.x_peak = max(self.x_peak, float(max(x.max(), -x.min())))
+        self.x = x
 
     def before_step(self, loss: float, grads: list[np.ndarray], epoch: int, batch: int,
                     lr: float) -> None:
@@ -520,8 +520,8 @@ class DivergenceGuard:
         raise self.diverged(what, epoch, batch, lr, "the weights from before this batch")
 
     def after_step(self, epoch: int, batch: int, lr: float) -> None:
-        if all_finite(self.params) and all_finite(self.buffers):
-            largest = _largest(self.params)
+        largest = _largest(self.params)  # NaN or inf if any weight is (one pass)
+        if math.isfinite(largest) and all_finite(self.buffers):
             if largest <= self.weight_limit:
                 return
             what = f"the weights grew to {largest:.3g}"
@@ -538,9 +538,10 @@ class DivergenceGuard:
         seen = []
         if self.first_loss is not None:
             seen.append(f"first loss {self.first_loss:.3g}")
-        seen.append(f"inputs up to {self.x_peak:.3g}")
+        x_peak = _largest([self.x]) if self.x is not None else 0.0
+        seen.append(f"inputs up to {x_peak:.3g}")
         advice = []
-        if self.x_peak > 1e3:
+        if x_peak > 1e3:
             advice.append("scale the inputs to about [0, 1] (x / 255, or standardize them)")
         opt = self.optimizer
         if isinstance(opt, SGD):
@@ -562,8 +563,15 @@ class DivergenceGuard:
 
 
 def _largest(arrays: list[np.ndarray]) -> float:
-    """The largest magnitude in the arrays (0 for none)."""
-    return max((float(max(a.max(), -a.min())) for a in arrays if a.size), default=0.0)
+    """The largest magnitude in the arrays (0 for none); NaN if any value is NaN."""
+    largest = 0.0
+    for a in arrays:
+        if a.size:
+            m = float(max(a.max(), -a.min()))  # NumPy's max and min propagate NaN
+            if m != m:
+                return m
+            largest = max(largest, m)
+    return largest
 
 
 def _restore(arrays: list[np.ndarray], saved: list[np.ndarray]) -> None:

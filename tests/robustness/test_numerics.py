@@ -173,3 +173,17 @@ def test_reduce_lr_on_plateau_never_raises_the_rate(bad):
     with pytest.raises(ValueError, match="ReduceLROnPlateau min_scale must be in \\[0, 1\\]"):
         fn.callbacks.ReduceLROnPlateau(min_scale=bad)
     assert fn.callbacks.ReduceLROnPlateau(min_scale=1).min_scale == 1.0
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_the_guard_puts_back_weights_that_became_nan_or_inf_after_a_step(bad):
+    from fastnn.training import DivergenceGuard
+
+    model = fn.Sequential([fn.Dense(3, 4), fn.ReLU(), fn.Dense(4, 2)], seed=0)
+    guard = DivergenceGuard(model)
+    guard.start_epoch()
+    before = model.layers[2].params["w"].copy()
+    model.layers[2].params["w"][1, 1] = bad  # as an overflowing update leaves it
+    with pytest.raises(FloatingPointError, match="the weights overflowed"):
+        guard.after_step(1, 1, 0.1)
+    np.testing.assert_array_equal(model.layers[2].params["w"], before)
