@@ -170,6 +170,16 @@ def atomic_open(path: str | os.PathLike) -> Iterator[IO[bytes]]:
             raise
 
 
+def probe_writable(folder: str | os.PathLike) -> None:
+    """Makes ``folder`` (with its parents) and writes and deletes an empty file in it; an
+    OSError when it cannot."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    probe = folder / f".fastnn-write-test-{os.getpid()}"
+    probe.write_bytes(b"")
+    probe.unlink()
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     with atomic_open(path) as f:
         f.write(text.encode())

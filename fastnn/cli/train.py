@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import backend, data, losses, metrics, plots
 from .. import init as init_mod
-from .._io import atomic_write_text, lock_folder
+from .._io import atomic_write_text, lock_folder, probe_writable
 from .._malloc import retain_freed_memory
 from ..augment import Augment
 from ..callbacks import EarlyStopping, HistoryLogger, LambdaCallback, ModelCheckpoint, ProgressBar
@@ -420,10 +420,7 @@ def _check_writable(out: Path) -> None:
     made for the probe are removed again."""
     missing = _missing_folders(out)
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / f".fastnn-write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
+        probe_writable(out)
     except OSError as e:
         raise ValueError(f"cannot write the run to {out} ({e.strerror}); choose another --out"
                          ) from None

@@ -22,6 +22,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
+from .._io import probe_writable
 from .._version import __version__
 from ..cli.train import next_run_folder
 from . import results
@@ -278,10 +279,7 @@ def _folder(out: str | Path | None, resume: str | Path | None) -> Path:
     if folder.exists() and any(folder.iterdir()):
         raise ValueError(f"{folder} is not empty; choose another --out, or --resume {folder}")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".fastnn-write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
+        probe_writable(folder)
     except OSError as e:
         raise ValueError(f"cannot write the sweep to {folder} ({e.strerror})") from None
     return folder
